@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+"""Run one integration test module and print TAP, so meson counts each test method.
+
+usage: run.py tests/integration/test_x.py [-k PATTERN]"""
+
+import importlib.util
+import os
+import sys
+import time
+import traceback
+import unittest
+
+
+class TapResult(unittest.TestResult):
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+        self.t0 = 0.0
+
+    def _emit(self, line):
+        sys.stdout.write(line + '\n')
+        sys.stdout.flush()
+
+    def _comment(self, text):
+        for line in text.rstrip('\n').splitlines():
+            self._emit('# ' + line)
+
+    @staticmethod
+    def _name(test):
+        return '%s.%s' % (type(test).__name__, test._testMethodName)
+
+    def startTest(self, test):
+        super().startTest(test)
+        self.t0 = time.monotonic()
+        sys.stderr.write('--- %s\n' % self._name(test))
+        sys.stderr.flush()
+
+    def _took(self):
+        return ' (%.1fs)' % (time.monotonic() - self.t0)
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self.n += 1
+        self._emit('ok %d - %s%s' % (self.n, self._name(test), self._took()))
+
+    def _fail(self, test, err, kind):
+        self.n += 1
+        self._emit('not ok %d - %s%s' % (self.n, self._name(test), self._took()))
+        self._comment('%s:\n%s' % (kind, ''.join(traceback.format_exception(*err))))
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._fail(test, err, 'FAIL')
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._fail(test, err, 'ERROR')
+
+    def addSkip(self, test, reason):
+        # A skipped test is a failure in CI (STYLE.md rule 11).
+        super().addSkip(test, reason)
+        self.n += 1
+        self._emit('not ok %d - %s # skipped tests are failures: %s' % (
+            self.n, self._name(test), reason))
+
+    def addExpectedFailure(self, test, err):
+        super().addExpectedFailure(test, err)
+        self.n += 1
+        self._emit('ok %d - %s # TODO expected failure' % (self.n, self._name(test)))
+
+    def addUnexpectedSuccess(self, test):
+        super().addUnexpectedSuccess(test)
+        self.n += 1
+        self._emit('not ok %d - %s # unexpected success' % (self.n, self._name(test)))
+
+
+def _flatten(suite):
+    for t in suite:
+        if isinstance(t, unittest.TestSuite):
+            yield from _flatten(t)
+        else:
+            yield t
+
+
+def main(argv):
+    if not argv:
+        sys.stderr.write(__doc__)
+        return 2
+    path = os.path.abspath(argv[0])
+    pattern = argv[2] if len(argv) >= 3 and argv[1] == '-k' else None
+    sys.path.insert(0, os.path.dirname(path))
+    name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    try:
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        tests = list(_flatten(unittest.defaultTestLoader.loadTestsFromModule(mod)))
+    except Exception:  # noqa: BLE001
+        print('1..1')
+        print('not ok 1 - load %s' % name)
+        for line in traceback.format_exc().splitlines():
+            print('# ' + line)
+        return 1
+    if pattern:
+        tests = [t for t in tests if pattern in t.id()]
+    print('1..%d' % len(tests), flush=True)
+    result = TapResult()
+    for t in tests:
+        t(result)
+    return 0 if result.wasSuccessful() and not result.skipped else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
