@@ -74,6 +74,7 @@ typedef enum {
   DDR_DNS_ERR_OPT,            /* OPT outside additional, not root-owned, twice, or bad options */
   DDR_DNS_ERR_NOT_QUERY,      /* QR set in something parsed as a query */
   DDR_DNS_ERR_NOT_RESPONSE,   /* QR clear in something parsed as a response */
+  DDR_DNS_ERR_TOO_LONG,       /* longer than DDR_DNS_MAX_MSG: offsets would not fit */
 } DdrDnsStatus;
 
 /* What a validated message says. All offsets index the message buffer; the
@@ -115,7 +116,9 @@ DdrDnsStatus ddr_dns_parse_query    (const guint8 *msg, gsize len, DdrDnsInfo *i
 DdrDnsStatus ddr_dns_parse_response (const guint8 *msg, gsize len, DdrDnsInfo *info);
 
 /* Decode a (possibly compressed) name at *offset into wire form out[DDR_DNS_MAX_NAME].
- * Advances *offset past the name as it appears in place. Loop- and bounds-safe. */
+ * Advances *offset past the name as it appears in place. Loop- and bounds-safe:
+ * every pointer must land at or after the header and strictly before the run of
+ * labels it ends. Case is kept. out and out_len may be NULL to only skip the name. */
 gboolean ddr_dns_read_name (const guint8 *msg, gsize len, gsize *offset,
                             guint8 *out, gsize *out_len);
 
@@ -124,12 +127,50 @@ char    *ddr_dns_name_to_string (const guint8 *wire, gsize wire_len);
 /* Encode "www.example.com" (trailing dot optional) to wire form; FALSE if invalid. */
 gboolean ddr_dns_name_from_string (const char *text, guint8 *out, gsize *out_len);
 
+/* TRUE if two wire-form names are equal, ASCII case-insensitively. */
+gboolean ddr_dns_name_equal (const guint8 *a, gsize a_len, const guint8 *b, gsize b_len);
+
 /* TRUE if both messages ask the same question (name case-insensitively, type, class). */
 gboolean ddr_dns_same_question (const DdrDnsInfo *a, const DdrDnsInfo *b);
 
 /* TRUE if name (wire form, lower case) equals or is below zone (wire form, lower case). */
 gboolean ddr_dns_name_is_subdomain (const guint8 *name, gsize name_len,
                                     const guint8 *zone, gsize zone_len);
+
+/* Walking the records after the question one at a time; the parser and the
+ * editors share it so there is one bounds-checked walk. */
+typedef enum {
+  DDR_DNS_SECTION_ANSWER = 0,
+  DDR_DNS_SECTION_AUTHORITY = 1,
+  DDR_DNS_SECTION_ADDITIONAL = 2,
+} DdrDnsSection;
+
+typedef struct {
+  DdrDnsSection section;
+  gsize   start;                 /* owner name */
+  guint16 type;
+  guint16 rclass;
+  guint32 ttl;
+  guint16 rdlength;
+  gsize   rdata;                 /* first rdata byte; TTL is at rdata - 6 */
+  gsize   end;                   /* just past the rdata */
+} DdrDnsRecord;
+
+typedef struct {
+  const guint8 *msg;
+  gsize         len;
+  gsize         pos;
+  guint16       left[3];
+  guint         section;
+  DdrDnsStatus  status;
+} DdrDnsRecordIter;
+
+/* Checks the header, skips every question. Returns (and keeps in iter->status) the result. */
+DdrDnsStatus ddr_dns_record_iter_init (DdrDnsRecordIter *iter, const guint8 *msg, gsize len);
+/* FALSE when the counts are used up (iter->status OK, iter->pos just past the
+ * last record) or on a malformed record (iter->status says why). Owner names
+ * are validated, rdata only bounds-checked. */
+gboolean     ddr_dns_record_iter_next (DdrDnsRecordIter *iter, DdrDnsRecord *rec);
 
 static inline guint16
 ddr_dns_get16 (const guint8 *p)
