@@ -1,1 +1,641 @@
-/* placeholder: being written */
+/* The relay core: answers each query locally, from the cache, or through a DoH upstream. */
+#define G_LOG_DOMAIN "ddr-relay"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "ddr-relay-private.h"
+#include "ddr-acl.h"
+#include "ddr-dns-cache.h"
+#include "ddr-dns-edit.h"
+
+/* One configured listen address: its text (canonical) and its two sockets. */
+typedef struct {
+  char           *key;
+  DdrUdpListener *udp;
+  DdrTcpListener *tcp;
+} DdrListen;
+
+/* A query waiting for its upstream answer. */
+typedef struct {
+  DdrRelay        *relay;
+  DdrUpstreamPool *pool;
+  DdrOrigin        origin;
+  DdrDnsInfo       qinfo;
+  gint64           start_us;
+} DdrQuery;
+
+struct _DdrRelay {
+  GPtrArray       *listens;          /* DdrListen */
+  DdrAcl          *acl;
+  DdrDnsCache     *cache;
+  DdrUpstreamPool *pool;
+  char            *pool_signature;   /* what the pool was built from */
+  GPtrArray       *retired_pools;    /* replaced by a reload, freed once drained */
+  guint            retire_idle_id;
+  DdrStats         stats;
+  guint            inflight;
+  guint            max_inflight;
+  gboolean         query_log;
+  guint            timeout_ms;
+  DdrTcpLimits     tcp_limits;
+  GPtrArray       *free_queries;     /* recycled DdrQuery structs */
+  guint8           scratch[DDR_DNS_MAX_MSG + 1];
+};
+
+/* Firefox's canary domain (the exact name): NXDOMAIN tells browsers not to
+ * switch to their own DoH, which would bypass the DNS firewall. */
+static const guint8 canary_use_application_dns[] =
+  "\x13use-application-dns\x03net";
+
+#define MAX_FREE_QUERIES 1024
+
+static void
+ddr_listen_free (gpointer data)
+{
+  DdrListen *l = data;
+
+  if (l->udp)
+    {
+      ddr_udp_listener_close (l->udp);
+      ddr_udp_listener_unref (l->udp);
+    }
+  if (l->tcp)
+    ddr_tcp_listener_free (l->tcp);
+  g_free (l->key);
+  g_free (l);
+}
+
+void
+ddr_relay_config_clear (DdrRelayConfig *config)
+{
+  g_clear_pointer (&config->upstream.urls, g_strfreev);
+  g_clear_pointer (&config->upstream.bootstrap, g_strfreev);
+  g_clear_pointer (&config->upstream.ca_file, g_free);
+  g_clear_pointer (&config->upstream.state_dir, g_free);
+  g_clear_pointer (&config->listen, g_strfreev);
+  g_clear_pointer (&config->acl, g_strfreev);
+  g_clear_pointer (&config->check_domain, g_free);
+}
+
+static char *
+upstream_signature (const DdrUpstreamConfig *u)
+{
+  g_autofree char *urls = g_strjoinv (" ", u->urls);
+  g_autofree char *boot = u->bootstrap ? g_strjoinv (" ", u->bootstrap) : g_strdup ("");
+
+  return g_strdup_printf ("%s|%s|%s|%u|%d|%s", urls, boot,
+                          u->ca_file ? u->ca_file : "", u->timeout_ms, u->method,
+                          u->state_dir ? u->state_dir : "");
+}
+
+static char *
+listen_key (GInetSocketAddress *address)
+{
+  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (address));
+  guint16 port = g_inet_socket_address_get_port (address);
+
+  if (strchr (ip, ':'))
+    return g_strdup_printf ("[%s]:%u", ip, port);
+  return g_strdup_printf ("%s:%u", ip, port);
+}
+
+static DdrListen *
+find_listen (GPtrArray *listens, const char *key)
+{
+  for (guint i = 0; i < listens->len; i++)
+    {
+      DdrListen *l = g_ptr_array_index (listens, i);
+      if (g_str_equal (l->key, key))
+        return l;
+    }
+  return NULL;
+}
+
+/* Opens the sockets of every address in config->listen that `current` lacks.
+ * Returns the complete new set (reusing current's entries), or NULL on error
+ * with nothing opened left behind. */
+static GPtrArray *
+open_listeners (DdrRelay *relay, const DdrRelayConfig *config, GError **error)
+{
+  g_autoptr(GPtrArray) result = g_ptr_array_new_with_free_func (ddr_listen_free);
+  g_autoptr(GPtrArray) reused = g_ptr_array_new ();
+
+  for (guint i = 0; config->listen && config->listen[i]; i++)
+    {
+      g_autoptr(GInetSocketAddress) address = ddr_parse_listen_address (config->listen[i], error);
+      g_autofree char *key = NULL;
+      DdrListen *existing, *l;
+
+      if (!address)
+        goto fail;
+      key = listen_key (address);
+      if (find_listen (result, key) || find_listen (reused, key))
+        continue;
+
+      existing = relay->listens ? find_listen (relay->listens, key) : NULL;
+      if (existing)
+        {
+          g_ptr_array_add (reused, existing);
+          continue;
+        }
+
+      l = g_new0 (DdrListen, 1);
+      l->key = g_steal_pointer (&key);
+      g_ptr_array_add (result, l);
+      l->udp = ddr_udp_listener_new (relay, address, error);
+      if (!l->udp)
+        goto fail;
+      l->tcp = ddr_tcp_listener_new (relay, address, &relay->tcp_limits, error);
+      if (!l->tcp)
+        goto fail;
+      g_message ("listening on %s (UDP and TCP)", l->key);
+    }
+
+  /* Move the reused entries from the old set into the new one. */
+  for (guint i = 0; i < reused->len; i++)
+    {
+      DdrListen *l = g_ptr_array_index (reused, i);
+      g_ptr_array_remove_fast (relay->listens, l);
+      g_ptr_array_add (result, l);
+    }
+  return g_steal_pointer (&result);
+
+fail:
+  return NULL;
+}
+
+static gboolean
+free_retired_pools (gpointer user_data)
+{
+  DdrRelay *relay = user_data;
+
+  for (guint i = relay->retired_pools->len; i > 0; i--)
+    {
+      DdrUpstreamPool *pool = g_ptr_array_index (relay->retired_pools, i - 1);
+      if (ddr_upstream_pool_inflight (pool) == 0)
+        g_ptr_array_remove_index_fast (relay->retired_pools, i - 1);
+    }
+  relay->retire_idle_id = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_retired_check (DdrRelay *relay)
+{
+  /* retired_pools is NULL while the relay is being freed. */
+  if (relay->retired_pools && relay->retired_pools->len > 0 && relay->retire_idle_id == 0)
+    relay->retire_idle_id = g_idle_add (free_retired_pools, relay);
+}
+
+gboolean
+ddr_relay_reconfigure (DdrRelay *relay, const DdrRelayConfig *config, GError **error)
+{
+  g_autoptr(DdrAcl) acl = NULL;
+  g_autoptr(DdrUpstreamPool) pool = NULL;
+  g_autofree char *signature = upstream_signature (&config->upstream);
+  g_autoptr(GPtrArray) listens = NULL;
+  DdrTcpLimits limits = { config->tcp_idle_timeout_ms, config->tcp_max_clients };
+
+  acl = ddr_acl_new_from_strv ((const char * const *) config->acl, error);
+  if (!acl)
+    return FALSE;
+
+  if (!relay->pool || g_strcmp0 (signature, relay->pool_signature) != 0)
+    {
+      pool = ddr_upstream_pool_new (&config->upstream, error);
+      if (!pool)
+        return FALSE;
+    }
+
+  relay->tcp_limits = limits;
+  listens = open_listeners (relay, config, error);
+  if (!listens)
+    return FALSE;
+
+  /* Everything is in place: commit. Old listeners not reused close here. */
+  if (relay->listens)
+    g_ptr_array_unref (relay->listens);
+  relay->listens = g_steal_pointer (&listens);
+  for (guint i = 0; i < relay->listens->len; i++)
+    {
+      DdrListen *l = g_ptr_array_index (relay->listens, i);
+      ddr_tcp_listener_set_limits (l->tcp, &limits);
+    }
+
+  g_clear_pointer (&relay->acl, ddr_acl_free);
+  relay->acl = g_steal_pointer (&acl);
+
+  if (pool)
+    {
+      if (relay->pool)
+        g_ptr_array_add (relay->retired_pools, relay->pool);
+      relay->pool = g_steal_pointer (&pool);
+      g_free (relay->pool_signature);
+      relay->pool_signature = g_steal_pointer (&signature);
+      schedule_retired_check (relay);
+    }
+
+  ddr_dns_cache_set_limits (relay->cache, config->cache_size,
+                            config->cache_min_ttl, config->cache_max_ttl);
+  ddr_dns_cache_flush (relay->cache);
+  relay->max_inflight = MAX (config->max_inflight, 1);
+  relay->query_log = config->query_log;
+  relay->timeout_ms = config->upstream.timeout_ms;
+  return TRUE;
+}
+
+DdrRelay *
+ddr_relay_new (const DdrRelayConfig *config, GError **error)
+{
+  g_autoptr(DdrRelay) relay = g_new0 (DdrRelay, 1);
+
+  relay->cache = ddr_dns_cache_new (config->cache_size, config->cache_min_ttl,
+                                    config->cache_max_ttl);
+  relay->retired_pools = g_ptr_array_new_with_free_func ((GDestroyNotify) ddr_upstream_pool_free);
+  relay->free_queries = g_ptr_array_new_with_free_func (g_free);
+  ddr_stats_reset (&relay->stats);
+  if (!ddr_relay_reconfigure (relay, config, error))
+    return NULL;
+  return g_steal_pointer (&relay);
+}
+
+void
+ddr_relay_free (DdrRelay *relay)
+{
+  if (!relay)
+    return;
+  /* Listeners first: no new queries. Then the pools complete what is pending
+   * (with CANCELLED), which drops those answers. */
+  g_clear_pointer (&relay->listens, g_ptr_array_unref);
+  g_clear_pointer (&relay->pool, ddr_upstream_pool_free);
+  g_clear_pointer (&relay->retired_pools, g_ptr_array_unref);
+  g_clear_handle_id (&relay->retire_idle_id, g_source_remove);
+  g_clear_pointer (&relay->cache, ddr_dns_cache_free);
+  g_clear_pointer (&relay->acl, ddr_acl_free);
+  g_clear_pointer (&relay->free_queries, g_ptr_array_unref);
+  g_free (relay->pool_signature);
+  g_free (relay);
+}
+
+/* ---- answering ---- */
+
+/* Turn an upstream or cached response into the client's answer, in place, and send it. */
+static void
+send_answer (DdrRelay *relay, DdrOrigin *origin, const DdrDnsInfo *qinfo,
+             guint8 *msg, gsize len)
+{
+  gsize max = ddr_origin_max_answer (origin, qinfo);
+  guint16 flags;
+
+  len = ddr_dns_strip_option (msg, len, DDR_DNS_OPT_PADDING);
+  if (!qinfo->has_opt)
+    len = ddr_dns_strip_opt (msg, len);
+  ddr_dns_set_id (msg, qinfo->id);
+  /* The cached answer may have been fetched for a client with another RD bit. */
+  flags = ddr_dns_get16 (msg + 2);
+  flags = (flags & ~DDR_DNS_FLAG_RD) | (qinfo->flags & DDR_DNS_FLAG_RD);
+  ddr_dns_put16 (msg + 2, flags);
+
+  if (len > max)
+    {
+      len = ddr_dns_truncate (msg, len, max);
+      relay->stats.truncated++;
+      if (len == 0)
+        {
+          /* Not even the question fits: a bare SERVFAIL is all that is left. */
+          len = ddr_dns_synthesize (NULL, 0, qinfo, DDR_DNS_RCODE_SERVFAIL, -1, NULL,
+                                    msg, max);
+          relay->stats.servfail++;
+        }
+    }
+  ddr_origin_reply (origin, len ? msg : NULL, len);
+}
+
+static void
+send_error (DdrRelay *relay, DdrOrigin *origin, const guint8 *query, gsize query_len,
+            const DdrDnsInfo *qinfo, DdrDnsRcode rcode, int ede, const char *text)
+{
+  gsize len = ddr_dns_synthesize (query, query_len, qinfo, rcode, ede, text,
+                                  relay->scratch, sizeof relay->scratch);
+
+  if (rcode == DDR_DNS_RCODE_SERVFAIL)
+    relay->stats.servfail++;
+  ddr_origin_reply (origin, len ? relay->scratch : NULL, len);
+}
+
+static void
+log_query (DdrRelay *relay, const DdrOrigin *origin, const DdrDnsInfo *qinfo, const char *how)
+{
+  g_autofree char *name = NULL;
+  g_autoptr(GSocketAddress) peer = NULL;
+  g_autofree char *peer_text = NULL;
+
+  if (!relay->query_log)
+    return;
+  name = ddr_dns_name_to_string (qinfo->qname, qinfo->qname_len);
+  peer = g_socket_address_new_from_native ((gpointer) &origin->peer, origin->peer_len);
+  if (peer && G_IS_INET_SOCKET_ADDRESS (peer))
+    peer_text = g_inet_address_to_string (
+      g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (peer)));
+  g_message ("query %s type %u from %s over %s: %s", name, qinfo->qtype,
+             peer_text ? peer_text : "?", origin->tcp ? "TCP" : "UDP", how);
+}
+
+static const char *
+failure_text (DdrDohStatus status)
+{
+  switch (status)
+    {
+    case DDR_DOH_TIMEOUT:
+      return "no DoH upstream answered in time";
+    case DDR_DOH_TRANSPORT:
+      return "DoH upstream unreachable";
+    case DDR_DOH_HTTP_STATUS:
+      return "DoH upstream returned an HTTP error";
+    case DDR_DOH_BAD_RESPONSE:
+      return "DoH upstream sent an invalid answer";
+    case DDR_DOH_OK:
+    case DDR_DOH_CANCELLED:
+    default:
+      return "relay shutting down";
+    }
+}
+
+static void
+query_free (DdrRelay *relay, DdrQuery *q)
+{
+  if (relay->free_queries && relay->free_queries->len < MAX_FREE_QUERIES)
+    g_ptr_array_add (relay->free_queries, q);
+  else
+    g_free (q);
+}
+
+static void
+on_upstream_done (DdrDohStatus status, guint8 *answer, gsize len,
+                  const DdrDnsInfo *rinfo, guint32 age_s, gpointer user_data)
+{
+  DdrQuery *q = user_data;
+  DdrRelay *relay = q->relay;
+
+  relay->inflight--;
+  if (q->pool != relay->pool)
+    schedule_retired_check (relay);
+
+  if (status == DDR_DOH_CANCELLED)
+    {
+      ddr_origin_reply (&q->origin, NULL, 0);
+    }
+  else if (status != DDR_DOH_OK)
+    {
+      gsize stale_len = 0;
+
+      relay->stats.upstream_errors++;
+      if (ddr_upstream_pool_all_failing (relay->pool) &&
+          ddr_dns_cache_lookup (relay->cache, &q->qinfo, g_get_monotonic_time () / G_USEC_PER_SEC,
+                                TRUE, relay->scratch, sizeof relay->scratch, &stale_len) != DDR_DNS_CACHE_MISS)
+        {
+          relay->stats.stale_answers++;
+          send_answer (relay, &q->origin, &q->qinfo, relay->scratch, stale_len);
+        }
+      else
+        {
+          int ede = status == DDR_DOH_TIMEOUT ? DDR_DNS_EDE_NO_REACHABLE_AUTHORITY
+                                              : DDR_DNS_EDE_NETWORK_ERROR;
+          send_error (relay, &q->origin, NULL, 0, &q->qinfo, DDR_DNS_RCODE_SERVFAIL,
+                      ede, failure_text (status));
+        }
+    }
+  else
+    {
+      DdrDnsInfo aged;
+
+      if (age_s > 0)
+        {
+          /* RFC 8484 §5.1: an HTTP cache held it for age_s already. */
+          ddr_dns_age_ttls (answer, len, age_s);
+          if (ddr_dns_parse_response (answer, len, &aged) == DDR_DNS_OK)
+            rinfo = &aged;
+        }
+      ddr_dns_cache_insert (relay->cache, &q->qinfo, answer, len, rinfo,
+                            g_get_monotonic_time () / G_USEC_PER_SEC);
+      ddr_stats_record_latency (&relay->stats, (g_get_monotonic_time () - q->start_us));
+      send_answer (relay, &q->origin, &q->qinfo, answer, len);
+    }
+  query_free (relay, q);
+}
+
+static gboolean
+is_local_nxdomain (const DdrDnsInfo *qinfo)
+{
+  return qinfo->qname_len == sizeof canary_use_application_dns &&
+         memcmp (qinfo->qname, canary_use_application_dns, sizeof canary_use_application_dns) == 0;
+}
+
+static void
+forward_query (DdrRelay *relay, DdrOrigin *origin, const DdrDnsInfo *qinfo,
+               const guint8 *msg, gsize len)
+{
+  DdrQuery *q;
+  gsize up_len;
+
+  memcpy (relay->scratch, msg, len);
+  ddr_dns_set_id (relay->scratch, 0);
+  up_len = ddr_dns_pad_query (relay->scratch, len, sizeof relay->scratch, DDR_DNS_PADDING_BLOCK);
+  if (up_len == 0)
+    up_len = len;   /* no room to pad a near-64 KiB query: send it as it is */
+
+  q = relay->free_queries->len > 0
+    ? g_ptr_array_steal_index_fast (relay->free_queries, relay->free_queries->len - 1)
+    : g_new (DdrQuery, 1);
+  q->relay = relay;
+  q->pool = relay->pool;
+  q->origin = *origin;          /* the reference moves into the query */
+  q->qinfo = *qinfo;
+  q->start_us = g_get_monotonic_time ();
+  relay->inflight++;
+  ddr_upstream_pool_send (relay->pool, relay->scratch, up_len, qinfo, on_upstream_done, q);
+}
+
+void
+ddr_relay_handle_query (DdrRelay *relay, const DdrOrigin *origin_in,
+                        guint8 *msg, gsize len)
+{
+  DdrOrigin origin = *origin_in;
+  DdrDnsInfo qinfo;
+  DdrDnsStatus status;
+  gsize cached_len = 0;
+
+  relay->stats.queries++;
+  if (origin.tcp)
+    relay->stats.queries_tcp++;
+  else
+    relay->stats.queries_udp++;
+
+  status = ddr_dns_parse_query (msg, len, &qinfo);
+  if (status != DDR_DNS_OK)
+    {
+      relay->stats.malformed++;
+      g_debug ("malformed query (%s)", ddr_dns_status_to_string (status));
+      /* FORMERR only for something that at least claims to be a query. */
+      if (len >= DDR_DNS_HEADER_LEN && !(ddr_dns_get16 (msg + 2) & DDR_DNS_FLAG_QR) &&
+          ddr_acl_allows (relay->acl, &origin.peer.sa, origin.peer_len))
+        {
+          gsize n = ddr_dns_formerr_header (msg, len, relay->scratch);
+          ddr_origin_reply (&origin, relay->scratch, n);
+        }
+      else
+        ddr_origin_reply (&origin, NULL, 0);
+      return;
+    }
+
+  if (!ddr_acl_allows (relay->acl, &origin.peer.sa, origin.peer_len))
+    {
+      relay->stats.refused++;
+      send_error (relay, &origin, msg, len, &qinfo, DDR_DNS_RCODE_REFUSED,
+                  DDR_DNS_EDE_PROHIBITED, NULL);
+      return;
+    }
+
+  if (DDR_DNS_OPCODE (qinfo.flags) != 0)
+    {
+      send_error (relay, &origin, msg, len, &qinfo, DDR_DNS_RCODE_NOTIMP, -1, NULL);
+      return;
+    }
+
+  if (is_local_nxdomain (&qinfo))
+    {
+      relay->stats.nxdomain_local++;
+      log_query (relay, &origin, &qinfo, "answered NXDOMAIN locally");
+      send_error (relay, &origin, msg, len, &qinfo, DDR_DNS_RCODE_NXDOMAIN, -1, NULL);
+      return;
+    }
+
+  if (ddr_dns_cache_lookup (relay->cache, &qinfo, g_get_monotonic_time () / G_USEC_PER_SEC, FALSE,
+                            relay->scratch, sizeof relay->scratch, &cached_len) == DDR_DNS_CACHE_HIT)
+    {
+      relay->stats.cache_hits++;
+      log_query (relay, &origin, &qinfo, "cache");
+      send_answer (relay, &origin, &qinfo, relay->scratch, cached_len);
+      return;
+    }
+
+  if (relay->inflight >= relay->max_inflight)
+    {
+      relay->stats.inflight_overflow++;
+      send_error (relay, &origin, msg, len, &qinfo, DDR_DNS_RCODE_SERVFAIL,
+                  DDR_DNS_EDE_OTHER, "relay overloaded: too many queries in flight");
+      return;
+    }
+
+  log_query (relay, &origin, &qinfo, "upstream");
+  forward_query (relay, &origin, &qinfo, msg, len);
+}
+
+gsize
+ddr_origin_max_answer (const DdrOrigin *origin, const DdrDnsInfo *qinfo)
+{
+  if (origin->tcp)
+    return DDR_DNS_MAX_MSG;
+  if (!qinfo->has_opt || qinfo->udp_size < 512)
+    return 512;
+  return qinfo->udp_size;
+}
+
+void
+ddr_origin_copy (DdrOrigin *dest, const DdrOrigin *src)
+{
+  *dest = *src;
+  if (dest->udp)
+    ddr_udp_listener_ref (dest->udp);
+  if (dest->tcp)
+    ddr_tcp_conn_ref (dest->tcp);
+}
+
+void
+ddr_origin_reply (DdrOrigin *origin, const guint8 *msg, gsize len)
+{
+  if (origin->udp)
+    {
+      if (msg)
+        ddr_udp_listener_send (origin->udp, origin, msg, len);
+      g_clear_pointer (&origin->udp, ddr_udp_listener_unref);
+    }
+  else if (origin->tcp)
+    {
+      ddr_tcp_conn_reply (origin->tcp, msg, len);
+      g_clear_pointer (&origin->tcp, ddr_tcp_conn_unref);
+    }
+}
+
+/* ---- introspection ---- */
+
+void
+ddr_relay_flush_cache (DdrRelay *relay)
+{
+  ddr_dns_cache_flush (relay->cache);
+}
+
+void
+ddr_relay_network_changed (DdrRelay *relay)
+{
+  relay->stats.network_events++;
+  ddr_dns_cache_flush (relay->cache);
+  ddr_upstream_pool_drop_connections (relay->pool);
+}
+
+const DdrStats *
+ddr_relay_get_stats (DdrRelay *relay)
+{
+  return &relay->stats;
+}
+
+DdrStats *
+ddr_relay_stats_mut (DdrRelay *relay)
+{
+  return &relay->stats;
+}
+
+guint
+ddr_relay_get_inflight (DdrRelay *relay)
+{
+  return relay->inflight;
+}
+
+DdrUpstreamInfo *
+ddr_relay_get_upstreams (DdrRelay *relay, guint *n_upstreams)
+{
+  return ddr_upstream_pool_get_info (relay->pool, n_upstreams);
+}
+
+void
+ddr_relay_log_statistics (DdrRelay *relay)
+{
+  const DdrStats *s = &relay->stats;
+  g_autofree DdrUpstreamInfo *ups = NULL;
+  guint n = 0;
+
+  g_message ("statistics: queries=%" G_GUINT64_FORMAT " udp=%" G_GUINT64_FORMAT
+             " tcp=%" G_GUINT64_FORMAT " cache_hits=%" G_GUINT64_FORMAT
+             " cache_entries=%u stale_answers=%" G_GUINT64_FORMAT
+             " servfail=%" G_GUINT64_FORMAT " refused=%" G_GUINT64_FORMAT
+             " malformed=%" G_GUINT64_FORMAT " local_nxdomain=%" G_GUINT64_FORMAT
+             " truncated=%" G_GUINT64_FORMAT " inflight=%u inflight_overflow=%" G_GUINT64_FORMAT
+             " upstream_errors=%" G_GUINT64_FORMAT " tcp_connections=%" G_GUINT64_FORMAT
+             " tcp_rejected=%" G_GUINT64_FORMAT " tcp_timeouts=%" G_GUINT64_FORMAT
+             " latency_p50_us=%" G_GUINT64_FORMAT " latency_p99_us=%" G_GUINT64_FORMAT,
+             s->queries, s->queries_udp, s->queries_tcp, s->cache_hits,
+             ddr_dns_cache_size (relay->cache), s->stale_answers, s->servfail, s->refused,
+             s->malformed, s->nxdomain_local, s->truncated, relay->inflight,
+             s->inflight_overflow, s->upstream_errors, s->tcp_connections, s->tcp_rejected,
+             s->tcp_timeouts, ddr_stats_latency_quantile (s, 0.5),
+             ddr_stats_latency_quantile (s, 0.99));
+
+  ups = ddr_upstream_pool_get_info (relay->pool, &n);
+  for (guint i = 0; i < n; i++)
+    g_message ("statistics: upstream[%u] url=%s healthy=%s queries=%" G_GUINT64_FORMAT
+               " errors=%" G_GUINT64_FORMAT " connects=%" G_GUINT64_FORMAT,
+               i, ups[i].url, ups[i].healthy ? "yes" : "no", ups[i].queries,
+               ups[i].errors, ups[i].connects);
+}

@@ -1,0 +1,51 @@
+/* The relay core: plain DNS from the listeners, answers from cache or DoH upstreams. */
+#pragma once
+
+#include <gio/gio.h>
+#include "ddr-upstream-pool.h"
+#include "ddr-stats.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  DdrUpstreamConfig upstream;
+  char   **listen;               /* "127.0.0.1:53", "[::1]:53", "0.0.0.0" (port 53) */
+  char   **acl;                  /* CIDR entries, already validated */
+  char    *check_domain;         /* may be NULL */
+  guint    cache_size;           /* entries; 0 disables */
+  guint32  cache_min_ttl;
+  guint32  cache_max_ttl;
+  guint    max_inflight;
+  gboolean query_log;
+  guint    tcp_idle_timeout_ms;
+  guint    tcp_max_clients;
+} DdrRelayConfig;
+
+void ddr_relay_config_clear (DdrRelayConfig *config);
+
+typedef struct _DdrRelay DdrRelay;
+
+/* Binds every listen address (UDP and TCP) and creates the upstream pool. */
+DdrRelay *ddr_relay_new         (const DdrRelayConfig *config, GError **error);
+void      ddr_relay_free        (DdrRelay *relay);
+
+/* Apply a new configuration: new listeners are bound before old ones close;
+ * the cache is flushed. On error nothing changes. */
+gboolean  ddr_relay_reconfigure (DdrRelay *relay, const DdrRelayConfig *config, GError **error);
+
+void            ddr_relay_flush_cache      (DdrRelay *relay);
+/* Network change or resume: drop upstream connections and the cache. */
+void            ddr_relay_network_changed  (DdrRelay *relay);
+const DdrStats *ddr_relay_get_stats        (DdrRelay *relay);
+guint           ddr_relay_get_inflight     (DdrRelay *relay);
+DdrUpstreamInfo *ddr_relay_get_upstreams   (DdrRelay *relay, guint *n_upstreams);
+/* One "statistics:" line plus one line per upstream, at message level. */
+void            ddr_relay_log_statistics   (DdrRelay *relay);
+
+/* "127.0.0.1:53", "[::1]:5300", "::1", "0.0.0.0" → address (default port 53).
+ * The error names the text and the accepted form. */
+GInetSocketAddress *ddr_parse_listen_address (const char *text, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DdrRelay, ddr_relay_free)
+
+G_END_DECLS
