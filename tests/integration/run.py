@@ -32,46 +32,61 @@ class TapResult(unittest.TestResult):
     def startTest(self, test):
         super().startTest(test)
         self.t0 = time.monotonic()
+        self.problems = []     # (kind, text) for this test, subtests included
+        self.verdict = None    # 'ok', 'skip', 'xfail', 'xpass'
         sys.stderr.write('--- %s\n' % self._name(test))
         sys.stderr.flush()
 
-    def _took(self):
-        return ' (%.1fs)' % (time.monotonic() - self.t0)
-
-    def addSuccess(self, test):
-        super().addSuccess(test)
+    def stopTest(self, test):
+        super().stopTest(test)
         self.n += 1
-        self._emit('ok %d - %s%s' % (self.n, self._name(test), self._took()))
+        took = ' (%.1fs)' % (time.monotonic() - self.t0)
+        name = self._name(test)
+        if self.problems:
+            self._emit('not ok %d - %s%s' % (self.n, name, took))
+            for kind, text in self.problems:
+                self._comment('%s:\n%s' % (kind, text))
+        elif self.verdict == 'skip':
+            # A skipped test is a failure in CI (STYLE.md rule 11).
+            self._emit('not ok %d - %s # skipped tests are failures: %s'
+                       % (self.n, name, self.skip_reason))
+        elif self.verdict == 'xpass':
+            self._emit('not ok %d - %s # unexpected success' % (self.n, name))
+        else:
+            self._emit('ok %d - %s%s' % (self.n, name, took))
 
-    def _fail(self, test, err, kind):
-        self.n += 1
-        self._emit('not ok %d - %s%s' % (self.n, self._name(test), self._took()))
-        self._comment('%s:\n%s' % (kind, ''.join(traceback.format_exception(*err))))
+    def _err(self, kind, err, sub=None):
+        text = ''.join(traceback.format_exception(*err))
+        if sub is not None:
+            kind = '%s in %s' % (kind, sub._subDescription())
+        self.problems.append((kind, text))
 
     def addFailure(self, test, err):
         super().addFailure(test, err)
-        self._fail(test, err, 'FAIL')
+        self._err('FAIL', err)
 
     def addError(self, test, err):
         super().addError(test, err)
-        self._fail(test, err, 'ERROR')
+        self._err('ERROR', err)
+
+    def addSubTest(self, test, subtest, err):
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            failure = issubclass(err[0], test.failureException)
+            self._err('FAIL' if failure else 'ERROR', err, subtest)
 
     def addSkip(self, test, reason):
-        # A skipped test is a failure in CI (STYLE.md rule 11).
         super().addSkip(test, reason)
-        self.n += 1
-        self._emit('not ok %d - %s # skipped tests are failures: %s' % (
-            self.n, self._name(test), reason))
+        self.verdict = 'skip'
+        self.skip_reason = reason
 
     def addExpectedFailure(self, test, err):
         super().addExpectedFailure(test, err)
-        self.n += 1
-        self._emit('ok %d - %s # TODO expected failure' % (self.n, self._name(test)))
+        self.verdict = 'xfail'
 
     def addUnexpectedSuccess(self, test):
         super().addUnexpectedSuccess(test)
-        self.n += 1
-        self._emit('not ok %d - %s # unexpected success' % (self.n, self._name(test)))
+        self.verdict = 'xpass'
 
 
 def _flatten(suite):

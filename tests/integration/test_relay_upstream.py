@@ -1,0 +1,255 @@
+#!/usr/bin/python3
+"""Upstream failures: TLS, dead, hung and HTTP-error upstreams, failover, cache, statistics."""
+
+import signal
+import time
+import unittest
+
+import rig
+from rig import RigTestCase
+
+TIMEOUT_MS = 1500
+SLACK = 0.5    # seconds allowed beyond timeout-ms
+
+
+class TestRelayUpstream(RigTestCase):
+
+    def assertServfailEde(self, m, what):
+        self.assertIsNotNone(m, '%s: no answer at all (silence instead of SERVFAIL)' % what)
+        self.assertEqual(m.rcode_name, 'SERVFAIL', '%s: %r' % (what, m))
+        self.assertEqual(m.answer, [], '%s: SERVFAIL with an answer' % what)
+        self.assertTrue(m.ede, '%s: SERVFAIL without an Extended DNS Error: %r' % (what, m))
+
+    def timed_query(self, d, name, qtype='A', tcp=False):
+        t0 = time.monotonic()
+        m = d.query(name, qtype, tcp=tcp, timeout=TIMEOUT_MS / 1000 + 5)
+        return m, time.monotonic() - t0
+
+    def test_wrong_ca_servfail(self):
+        ca = self.ca
+        wrong = ca.wrong(self.path('wrong-ca'))
+        u = self.start_unbound(cert=wrong)       # serves a certificate of another CA
+        d = self.start_daemon(u)                 # trusts only ca
+        for name, tcp in [('allowed.test', False), ('check.test', True),
+                          ('x1.bench.test', False)]:
+            m, took = self.timed_query(d, name, tcp=tcp)
+            self.assertServfailEde(m, 'wrong CA, %s' % name)
+            self.assertLess(took, TIMEOUT_MS / 1000 + SLACK)
+        r = rig.dig(*d.addr, 'allowed.test', 'A')
+        self.assertEqual(r.status, 'SERVFAIL', repr(r))
+        self.assertTrue(r.ede, 'dig shows no EDE: %r' % r)
+        stats, ups = d.statistics()
+        self.assertGreaterEqual(int(stats.get('upstream_errors', 0)), 1, stats)
+        self.assertGreaterEqual(int(stats.get('servfail', 0)), 3, stats)
+
+    def test_upstream_killed_servfail_within_timeout(self):
+        u = self.start_unbound()
+        d = self.start_daemon(u, timeout_ms=TIMEOUT_MS)
+        self.assertAnswered(d.query('allowed.test', 'A'), 'NOERROR')
+        u.kill()
+        for i, tcp in enumerate((False, True, False)):
+            m, took = self.timed_query(d, 'gone%d.bench.test' % i, tcp=tcp)
+            self.assertServfailEde(m, 'upstream killed (tcp=%s)' % tcp)
+            self.assertLess(took, TIMEOUT_MS / 1000 + SLACK,
+                            'SERVFAIL after %.2fs, timeout-ms=%d' % (took, TIMEOUT_MS))
+        self.assertTrue(d.alive())
+
+    def test_upstream_paused_servfail_within_timeout(self):
+        u = self.start_unbound()
+        d = self.start_daemon(u, timeout_ms=TIMEOUT_MS)
+        self.assertAnswered(d.query('allowed.test', 'A'), 'NOERROR')   # connection is up
+        u.pause()
+        self.addCleanup(u.resume)
+        for i, tcp in enumerate((False, True)):
+            m, took = self.timed_query(d, 'hung%d.bench.test' % i, tcp=tcp)
+            self.assertServfailEde(m, 'upstream paused (tcp=%s)' % tcp)
+            self.assertLess(took, TIMEOUT_MS / 1000 + SLACK,
+                            'SERVFAIL after %.2fs, timeout-ms=%d' % (took, TIMEOUT_MS))
+            self.assertGreater(took, TIMEOUT_MS / 1000 * 0.5,
+                               'SERVFAIL after %.2fs: before the upstream could answer' % took)
+        u.resume()
+        # it comes back without a relay restart
+        counter = iter(range(10000))
+
+        def answers():
+            m = d.query('back%d.bench.test' % next(counter), timeout=3)
+            return m is not None and m.rcode_name == 'NOERROR'
+        rig.wait_until(answers, 15, interval=0.2, what='answers after the upstream resumed')
+
+    def test_paused_before_first_query(self):
+        u = self.start_unbound()
+        d = self.start_daemon(u, timeout_ms=TIMEOUT_MS)   # ready check already talked to it
+        u.pause()
+        self.addCleanup(u.resume)
+        m, took = self.timed_query(d, 'first.bench.test')
+        self.assertServfailEde(m, 'paused upstream')
+        self.assertLess(took, TIMEOUT_MS / 1000 + SLACK)
+
+    def _which(self, d):
+        m = d.query('which.test', 'TXT', timeout=TIMEOUT_MS / 1000 + 5)
+        if m is None or m.rcode_name != 'NOERROR':
+            return m and m.rcode_name
+        return m.values('TXT')[0][0]
+
+    def test_failover_and_back(self):
+        one = self.start_unbound('one')
+        two = self.start_unbound('two')
+        d = self.start_daemon([one, two], cache_size=0, timeout_ms=TIMEOUT_MS)
+        self.assertEqual(self._which(d), 'one')
+        self.assertEqual(self._which(d), 'one')
+        one.kill()
+        t0 = time.monotonic()
+        first = self._which(d)
+        took = time.monotonic() - t0
+        self.assertEqual(first, 'two', 'first query after the primary died')
+        self.assertLess(took, TIMEOUT_MS / 1000 + SLACK)
+        for _ in range(5):
+            self.assertEqual(self._which(d), 'two')
+        stats, ups = d.statistics()
+        by_index = {u['index']: u for u in ups}
+        self.assertIn(0, by_index, ups)
+        self.assertEqual(by_index[0].get('healthy'), 'no', ups)
+        self.assertEqual(by_index[1].get('healthy'), 'yes', ups)
+        # restart the primary on the same port: traffic returns after its back-off
+        one.start()
+        t0 = time.monotonic()
+        rig.wait_until(lambda: self._which(d) == 'one', 10, interval=0.2,
+                       what='answers from the restarted primary')
+        for _ in range(5):
+            self.assertEqual(self._which(d), 'one')
+        self.assertTrue(d.alive())
+
+    def test_failover_primary_paused(self):
+        one = self.start_unbound('one')
+        two = self.start_unbound('two')
+        d = self.start_daemon([one, two], cache_size=0, timeout_ms=TIMEOUT_MS)
+        self.assertEqual(self._which(d), 'one')
+        one.pause()
+        self.addCleanup(one.resume)
+        # within one query timeout: an answer from two (or at worst SERVFAIL for the first)
+        t0 = time.monotonic()
+        m = d.query('which.test', 'TXT', timeout=TIMEOUT_MS / 1000 + 5)
+        took = time.monotonic() - t0
+        self.assertIsNotNone(m, 'no answer with a hung primary')
+        self.assertLess(took, TIMEOUT_MS / 1000 + SLACK)
+        rig.wait_until(lambda: self._which(d) == 'two', 10, interval=0.1,
+                       what='failover to the second upstream')
+
+    def test_all_upstreams_down(self):
+        one = self.start_unbound('one')
+        two = self.start_unbound('two')
+        d = self.start_daemon([one, two], cache_size=0, timeout_ms=TIMEOUT_MS)
+        self.assertEqual(self._which(d), 'one')
+        one.kill()
+        two.kill()
+        m, took = self.timed_query(d, 'which.test', 'TXT')
+        self.assertServfailEde(m, 'both upstreams down')
+        self.assertLess(took, TIMEOUT_MS / 1000 + SLACK)
+
+    def test_cached_answer_with_upstream_gone(self):
+        u = self.start_unbound()
+        d = self.start_daemon(u)
+        first = d.query('allowed.test', 'A')
+        self.assertAnswered(first, 'NOERROR')
+        ttl0 = first.answer[0].ttl
+        u.kill()
+        second = d.query('allowed.test', 'A')
+        self.assertSameAnswer(second, first, 'cached answer, upstream gone')
+        for r in second.answer:
+            self.assertLessEqual(r.ttl, ttl0)
+        self.assertEqual(sorted(second.values('A')), sorted(rig.ALLOWED_A))
+        third = d.query('allowed.test', 'A', tcp=True)
+        self.assertSameAnswer(third, first, 'cached answer over TCP')
+        # a name that was never asked still fails properly
+        self.assertServfailEde(d.query('never.bench.test', timeout=5), 'uncached name')
+
+    def test_negative_answer_cached(self):
+        u = self.start_unbound()
+        d = self.start_daemon(u)
+        first = d.query('blocked.example', 'A')
+        self.assertAnswered(first, 'NXDOMAIN')
+        u.kill()
+        second = d.query('blocked.example', 'A')
+        self.assertAnswered(second, 'NXDOMAIN', 'negative answer from the cache')
+
+    def test_http_404_servfail(self):
+        u = self.start_unbound()
+        cfg_url = 'https://doh.test:%d/wrong' % u.doh_port
+        d = self.make_daemon(u)
+        d.config['service']['url'] = cfg_url
+        d.spawn()
+        d.wait_ready()
+        m, took = self.timed_query(d, 'allowed.test')
+        self.assertServfailEde(m, 'HTTP 404 from the upstream')
+        self.assertLess(took, TIMEOUT_MS / 1000 + SLACK)
+
+    def test_connection_refused_port(self):
+        u = self.start_unbound()
+        dead = rig.free_port(('127.0.0.1',))
+        d = self.make_daemon(u)
+        d.config['service']['url'] = 'https://doh.test:%d/dns-query' % dead
+        d.spawn()
+        d.wait_ready()
+        m, took = self.timed_query(d, 'allowed.test')
+        self.assertServfailEde(m, 'nothing listening upstream')
+        self.assertLess(took, TIMEOUT_MS / 1000 + SLACK)
+
+    def test_statistics(self):
+        u = self.start_unbound()
+        d = self.start_daemon(u)
+        before, _ = d.statistics()
+        n = 20
+        for i in range(n):
+            self.assertAnswered(d.query('allowed.test' if i % 2 else 's%d.bench.test' % i))
+        stats, ups = d.statistics()
+        for key in ('queries', 'cache_hits', 'servfail', 'refused', 'malformed',
+                    'inflight_overflow', 'upstream_errors', 'latency_p50_us', 'latency_p99_us'):
+            self.assertIn(key, stats, 'statistics line lacks %s: %r' % (key, stats))
+            self.assertRegex(stats[key], r'^\d+$', key)
+        self.assertGreaterEqual(int(stats['queries']) - int(before['queries']), n, stats)
+        self.assertGreaterEqual(int(stats['cache_hits']), n // 2 - 1, stats)
+        self.assertEqual(int(stats['servfail']), 0, stats)
+        self.assertEqual(int(stats['upstream_errors']), 0, stats)
+        self.assertLessEqual(int(stats['latency_p50_us']), int(stats['latency_p99_us']), stats)
+        self.assertGreater(int(stats['latency_p99_us']), 0, stats)
+        self.assertEqual(len(ups), 1, ups)
+        self.assertEqual(ups[0]['url'], u.url, ups)
+        self.assertEqual(ups[0]['healthy'], 'yes', ups)
+        self.assertGreaterEqual(int(ups[0]['queries']), n // 2, ups)
+        self.assertEqual(int(ups[0]['errors']), 0, ups)
+        self.assertTrue(d.alive())
+
+    def test_statistics_after_failures(self):
+        u = self.start_unbound()
+        d = self.start_daemon(u, timeout_ms=TIMEOUT_MS)
+        self.assertAnswered(d.query('allowed.test'))
+        u.kill()
+        for i in range(3):
+            self.assertServfailEde(d.query('f%d.bench.test' % i, timeout=5), 'killed')
+        stats, ups = d.statistics()
+        self.assertGreaterEqual(int(stats['servfail']), 3, stats)
+        self.assertGreaterEqual(int(stats['upstream_errors']), 1, stats)
+        self.assertEqual(ups[0]['healthy'], 'no', ups)
+        self.assertGreaterEqual(int(ups[0]['errors']), 1, ups)
+
+    def test_sighup_reload_keeps_serving(self):
+        u = self.start_unbound()
+        d = self.start_daemon(u)
+        self.assertAnswered(d.query('allowed.test'))
+        start = len(d.log())
+        d.signal(signal.SIGHUP)
+        # serving continues through the reload
+        for i in range(10):
+            self.assertAnswered(d.query('h%d.bench.test' % i), 'NOERROR', 'after SIGHUP')
+        self.assertTrue(d.alive())
+        # an invalid file is refused and the running configuration stays
+        d.config['relay']['acl'] = 'not-a-cidr'
+        d.write_config()
+        d.signal(signal.SIGHUP)
+        d.wait_log(r'not-a-cidr', 5, start)
+        self.assertAnswered(d.query('allowed.test'), 'NOERROR', 'after a bad reload')
+        self.assertTrue(d.alive())
+
+
+if __name__ == '__main__':
+    unittest.main()
