@@ -664,7 +664,8 @@ test_cache_small_buffer (void)
   g_assert_true (insert (cache, &www, T0));
   parse_query (&www, &qinfo);
 
-  g_assert_cmpint (ddr_dns_cache_lookup (cache, &qinfo, T0, FALSE, out, original->len - 1, &out_len),
+  g_assert_cmpint (ddr_dns_cache_lookup (cache, &qinfo, T0, FALSE,
+                                         out, original->len - 1, &out_len),
                    ==, DDR_DNS_CACHE_MISS);
   g_assert_cmpuint (out_len, ==, 0);
   g_assert_cmpint (ddr_dns_cache_lookup (cache, &qinfo, T0, FALSE, out, original->len, &out_len),
