@@ -1,1 +1,693 @@
-/* placeholder: being written */
+/* DoH client: one curl multi handle driven by GLib fd sources and one timer source. */
+#define G_LOG_DOMAIN "ddr-doh"
+
+#include "config.h"
+
+#include "ddr-doh-client.h"
+
+#include <curl/curl.h>
+#include <gio/gio.h>
+#include <string.h>
+
+#define DOH_MAX_STREAMS        1000
+#define DOH_IDLE_CONN_MAX_S    60   /* idle connections are closed, never pinged */
+#define DOH_MAX_IDLE_HANDLES   1024 /* easy handles kept for reuse */
+#define DOH_URL_HINT           "expected https://host[:port]/path"
+
+struct _DdrDohEndpoint {
+  char              *url;
+  CURLU             *uh;
+  char              *host;        /* as curl gives it ("[::1]" for IPv6) */
+  char              *port;
+  char              *base_query;  /* the URL's own query string, NULL if none */
+  struct curl_slist *resolve;     /* "host:port:ip1,ip2" or NULL */
+  gboolean           host_is_ip;
+};
+
+struct _DdrDohTransfer {
+  DdrDohClient         *client;
+  CURL                 *easy;
+  GByteArray           *request;
+  GByteArray           *body;
+  CURLU                *get_uh;      /* GET: own copy of the endpoint URL, query rewritten */
+  const DdrDohEndpoint *get_ep;
+  const DdrDohEndpoint *resolve_ep;  /* RESOLVE entries already loaded for this ... */
+  guint                 resolve_gen; /* ... multi generation */
+  char                  content_type[64];
+  guint32               age_s;
+  gboolean              too_big;
+  DdrDohTransferDone    done;
+  gpointer              user_data;
+  GList                 link;        /* in client->active */
+};
+
+struct _DdrDohClient {
+  CURLM             *multi;
+  guint              generation;   /* bumped when the multi handle is replaced */
+  GHashTable        *socks;        /* fd -> SockSource (owned) */
+  GSource           *timer;
+  char              *ca_file;
+  DdrDohMethod       method;
+  struct curl_slist *headers;
+  GPtrArray         *idle;         /* DdrDohTransfer ready for reuse */
+  GQueue             active;
+};
+
+typedef struct {
+  GSource        source;
+  DdrDohClient  *client;
+  curl_socket_t  fd;
+  gpointer       tag;
+} SockSource;
+
+typedef struct {
+  GSource       source;
+  DdrDohClient *client;
+} TimerSource;
+
+/* ---- endpoints ---- */
+
+static char *
+url_part (CURLU *uh, CURLUPart part, unsigned int flags)
+{
+  char *value = NULL;
+  char *copy;
+
+  if (curl_url_get (uh, part, &value, flags) != CURLUE_OK)
+    return NULL;
+  copy = g_strdup (value);
+  curl_free (value);
+  return copy;
+}
+
+DdrDohEndpoint *
+ddr_doh_endpoint_new (const char *url, GError **error)
+{
+  g_autoptr(DdrDohEndpoint) ep = g_new0 (DdrDohEndpoint, 1);
+  g_autofree char *scheme = NULL;
+  CURLUcode uc;
+
+  ep->url = g_strdup (url);
+  ep->uh = curl_url ();
+  uc = curl_url_set (ep->uh, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+  if (uc != CURLUE_OK)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "url \"%s\" is not a valid URL (%s): " DOH_URL_HINT,
+                   url, curl_url_strerror (uc));
+      return NULL;
+    }
+  scheme = url_part (ep->uh, CURLUPART_SCHEME, 0);
+  if (!scheme || g_ascii_strcasecmp (scheme, "https") != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "url \"%s\" is not https: " DOH_URL_HINT, url);
+      return NULL;
+    }
+  ep->host = url_part (ep->uh, CURLUPART_HOST, 0);
+  if (!ep->host || !*ep->host)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "url \"%s\" has no host: " DOH_URL_HINT, url);
+      return NULL;
+    }
+  ep->port = url_part (ep->uh, CURLUPART_PORT, CURLU_DEFAULT_PORT);
+  if (!ep->port)
+    ep->port = g_strdup ("443");
+  ep->base_query = url_part (ep->uh, CURLUPART_QUERY, 0);
+  if (ep->base_query && !*ep->base_query)
+    g_clear_pointer (&ep->base_query, g_free);
+  /* Never send a fragment; it means nothing to the server. */
+  curl_url_set (ep->uh, CURLUPART_FRAGMENT, NULL, 0);
+
+  {
+    g_autofree char *bare = ep->host[0] == '['
+      ? g_strndup (ep->host + 1, strlen (ep->host) - 2) : g_strdup (ep->host);
+    ep->host_is_ip = g_hostname_is_ip_address (bare);
+  }
+  return g_steal_pointer (&ep);
+}
+
+void
+ddr_doh_endpoint_free (DdrDohEndpoint *ep)
+{
+  if (!ep)
+    return;
+  g_free (ep->url);
+  curl_url_cleanup (ep->uh);
+  g_free (ep->host);
+  g_free (ep->port);
+  g_free (ep->base_query);
+  curl_slist_free_all (ep->resolve);
+  g_free (ep);
+}
+
+const char *
+ddr_doh_endpoint_get_host (const DdrDohEndpoint *ep)
+{
+  return ep->host;
+}
+
+gboolean
+ddr_doh_endpoint_host_is_ip (const DdrDohEndpoint *ep)
+{
+  return ep->host_is_ip;
+}
+
+void
+ddr_doh_endpoint_set_addresses (DdrDohEndpoint *ep, const char *const *ips)
+{
+  g_autoptr(GString) entry = NULL;
+
+  g_clear_pointer (&ep->resolve, curl_slist_free_all);
+  if (ep->host_is_ip || !ips || !ips[0])
+    return;
+  entry = g_string_new (NULL);
+  g_string_append_printf (entry, "%s:%s:", ep->host, ep->port);
+  for (guint i = 0; ips[i]; i++)
+    {
+      if (i > 0)
+        g_string_append_c (entry, ',');
+      if (strchr (ips[i], ':') && ips[i][0] != '[')
+        g_string_append_printf (entry, "[%s]", ips[i]);
+      else
+        g_string_append (entry, ips[i]);
+    }
+  ep->resolve = curl_slist_append (NULL, entry->str);
+}
+
+/* ---- curl <-> GLib ---- */
+
+static void process_messages (DdrDohClient *c);
+
+static gboolean
+sock_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  SockSource *s = (SockSource *) source;
+  DdrDohClient *c = s->client;
+  GIOCondition cond = g_source_query_unix_fd (source, s->tag);
+  int ev = 0;
+  int running;
+
+  if (cond & G_IO_IN)
+    ev |= CURL_CSELECT_IN;
+  if (cond & G_IO_OUT)
+    ev |= CURL_CSELECT_OUT;
+  if (cond & (G_IO_ERR | G_IO_HUP))
+    ev |= CURL_CSELECT_ERR;
+  curl_multi_socket_action (c->multi, s->fd, ev, &running);
+  process_messages (c);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs sock_funcs = { .dispatch = sock_dispatch };
+
+static void
+sock_source_free (gpointer data)
+{
+  GSource *source = data;
+
+  g_source_destroy (source);
+  g_source_unref (source);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: one source per socket, interest changed in place. */
+static int
+sock_cb (CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+  DdrDohClient *c = userp;
+  SockSource *s;
+  GIOCondition cond = 0;
+
+  if (what == CURL_POLL_REMOVE)
+    {
+      g_hash_table_remove (c->socks, GINT_TO_POINTER (fd));
+      return 0;
+    }
+  if (what & CURL_POLL_IN)
+    cond |= G_IO_IN;
+  if (what & CURL_POLL_OUT)
+    cond |= G_IO_OUT;
+
+  s = g_hash_table_lookup (c->socks, GINT_TO_POINTER (fd));
+  if (!s)
+    {
+      s = (SockSource *) g_source_new (&sock_funcs, sizeof (SockSource));
+      s->client = c;
+      s->fd = fd;
+      s->tag = g_source_add_unix_fd (&s->source, fd, cond);
+      g_source_set_name (&s->source, "ddr-doh-socket");
+      g_source_attach (&s->source, NULL);
+      g_hash_table_insert (c->socks, GINT_TO_POINTER (fd), s);
+    }
+  else
+    {
+      g_source_modify_unix_fd (&s->source, s->tag, cond);
+    }
+  return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: only moves the timer source; curl runs from its dispatch. */
+static int
+timer_cb (CURLM *multi, long timeout_ms, void *userp)
+{
+  DdrDohClient *c = userp;
+
+  if (timeout_ms < 0)
+    g_source_set_ready_time (c->timer, -1);
+  else
+    g_source_set_ready_time (c->timer, g_get_monotonic_time () + (gint64) timeout_ms * 1000);
+  return 0;
+}
+
+static gboolean
+timer_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  DdrDohClient *c = ((TimerSource *) source)->client;
+  int running;
+
+  g_source_set_ready_time (source, -1);
+  curl_multi_socket_action (c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  process_messages (c);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs timer_funcs = { .dispatch = timer_dispatch };
+
+static CURLM *
+multi_new (DdrDohClient *c)
+{
+  CURLM *m = curl_multi_init ();
+
+  curl_multi_setopt (m, CURLMOPT_PIPELINING, (long) CURLPIPE_MULTIPLEX);
+  /* One multiplexed connection per host: more only churns (shared/research/curl.md). */
+  curl_multi_setopt (m, CURLMOPT_MAX_HOST_CONNECTIONS, 1L);
+  curl_multi_setopt (m, CURLMOPT_MAX_CONCURRENT_STREAMS, (long) DOH_MAX_STREAMS);
+  curl_multi_setopt (m, CURLMOPT_SOCKETFUNCTION, sock_cb);
+  curl_multi_setopt (m, CURLMOPT_SOCKETDATA, c);
+  curl_multi_setopt (m, CURLMOPT_TIMERFUNCTION, timer_cb);
+  curl_multi_setopt (m, CURLMOPT_TIMERDATA, c);
+  return m;
+}
+
+/* ---- transfers ---- */
+
+static size_t
+write_cb (char *data, size_t size, size_t n, void *userp)
+{
+  DdrDohTransfer *t = userp;
+  size_t len = size * n;
+
+  if (t->body->len + len > DDR_DOH_MAX_BODY)
+    {
+      t->too_big = TRUE;
+      return 0;
+    }
+  g_byte_array_append (t->body, (const guint8 *) data, len);
+  return len;
+}
+
+static gboolean
+header_is (const char *line, size_t len, const char *name, const char **value, size_t *value_len)
+{
+  size_t nlen = strlen (name);
+  const char *v, *end;
+
+  if (len <= nlen || g_ascii_strncasecmp (line, name, nlen) != 0)
+    return FALSE;
+  v = line + nlen;
+  end = line + len;
+  while (v < end && (*v == ' ' || *v == '\t'))
+    v++;
+  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+    end--;
+  *value = v;
+  *value_len = (size_t) (end - v);
+  return TRUE;
+}
+
+static size_t
+header_cb (char *line, size_t size, size_t n, void *userp)
+{
+  DdrDohTransfer *t = userp;
+  size_t len = size * n;
+  const char *v;
+  size_t vlen;
+
+  if (len >= 5 && memcmp (line, "HTTP/", 5) == 0)
+    {
+      /* a new response (after 1xx): forget what the previous one said */
+      t->content_type[0] = '\0';
+      t->age_s = 0;
+    }
+  else if (header_is (line, len, "content-type:", &v, &vlen))
+    {
+      vlen = MIN (vlen, sizeof t->content_type - 1);
+      memcpy (t->content_type, v, vlen);
+      t->content_type[vlen] = '\0';
+    }
+  else if (header_is (line, len, "age:", &v, &vlen))
+    {
+      guint64 age = 0;
+      size_t i;
+
+      for (i = 0; i < vlen && g_ascii_isdigit (v[i]); i++)
+        age = MIN (age * 10 + (guint64) (v[i] - '0'), (guint64) G_MAXUINT32);
+      t->age_s = (guint32) age;
+    }
+  return len;
+}
+
+static gboolean
+is_dns_message (const char *content_type)
+{
+  static const char want[] = "application/dns-message";
+  size_t n = sizeof want - 1;
+
+  return g_ascii_strncasecmp (content_type, want, n) == 0 &&
+         (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
+}
+
+static DdrDohTransfer *
+transfer_new (DdrDohClient *c)
+{
+  DdrDohTransfer *t = g_new0 (DdrDohTransfer, 1);
+  CURL *e = curl_easy_init ();
+
+  if (!e)
+    {
+      g_free (t);
+      return NULL;
+    }
+  t->client = c;
+  t->easy = e;
+  t->request = g_byte_array_new ();
+  t->body = g_byte_array_sized_new (512);
+  t->link.data = t;
+
+  /* Everything that never changes between requests is set once per handle. */
+  curl_easy_setopt (e, CURLOPT_PRIVATE, t);
+  curl_easy_setopt (e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt (e, CURLOPT_PROTOCOLS_STR, "https");
+  curl_easy_setopt (e, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
+  curl_easy_setopt (e, CURLOPT_PIPEWAIT, 1L);
+  curl_easy_setopt (e, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt (e, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
+  curl_easy_setopt (e, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt (e, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (c->ca_file)
+    curl_easy_setopt (e, CURLOPT_CAINFO, c->ca_file);
+  curl_easy_setopt (e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt (e, CURLOPT_MAXFILESIZE, (long) DDR_DOH_MAX_BODY);
+  curl_easy_setopt (e, CURLOPT_MAXAGE_CONN, (long) DOH_IDLE_CONN_MAX_S);
+  curl_easy_setopt (e, CURLOPT_USERAGENT, "threatstop-ddr/" PACKAGE_VERSION);
+  curl_easy_setopt (e, CURLOPT_WRITEFUNCTION, write_cb);
+  curl_easy_setopt (e, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt (e, CURLOPT_HEADERFUNCTION, header_cb);
+  curl_easy_setopt (e, CURLOPT_HEADERDATA, t);
+  curl_easy_setopt (e, CURLOPT_HTTPHEADER, c->headers);
+  if (c->method == DDR_DOH_METHOD_GET)
+    curl_easy_setopt (e, CURLOPT_HTTPGET, 1L);
+  else
+    curl_easy_setopt (e, CURLOPT_POST, 1L);
+  return t;
+}
+
+static void
+transfer_free (DdrDohTransfer *t)
+{
+  curl_easy_cleanup (t->easy);
+  g_byte_array_unref (t->request);
+  g_byte_array_unref (t->body);
+  curl_url_cleanup (t->get_uh);
+  g_free (t);
+}
+
+static void
+transfer_reset_response (DdrDohTransfer *t)
+{
+  g_byte_array_set_size (t->body, 0);
+  t->content_type[0] = '\0';
+  t->age_s = 0;
+  t->too_big = FALSE;
+}
+
+/* RESOLVE entries land in the multi handle's DNS cache (permanent), so a handle
+ * needs to load them once per endpoint and multi handle, not per request. */
+static void
+transfer_set_resolve (DdrDohClient *c, DdrDohTransfer *t, const DdrDohEndpoint *ep)
+{
+  if (t->resolve_ep == ep && t->resolve_gen == c->generation)
+    return;
+  curl_easy_setopt (t->easy, CURLOPT_RESOLVE, ep->resolve);
+  t->resolve_ep = ep;
+  t->resolve_gen = c->generation;
+}
+
+static void
+transfer_recycle (DdrDohClient *c, DdrDohTransfer *t)
+{
+  t->done = NULL;
+  t->user_data = NULL;
+  if (c->idle->len < DOH_MAX_IDLE_HANDLES)
+    g_ptr_array_add (c->idle, t);
+  else
+    transfer_free (t);
+}
+
+static void
+transfer_finish (DdrDohClient *c, DdrDohTransfer *t, CURLcode rc)
+{
+  DdrDohResult r = { 0 };
+  long connects = 0;
+  char *ip = NULL;
+  DdrDohTransferDone done = t->done;
+  gpointer user_data = t->user_data;
+
+  curl_easy_getinfo (t->easy, CURLINFO_RESPONSE_CODE, &r.http_status);
+  curl_easy_getinfo (t->easy, CURLINFO_NUM_CONNECTS, &connects);
+  curl_easy_getinfo (t->easy, CURLINFO_PRIMARY_IP, &ip);
+  r.curl_code = rc;
+  r.error = rc == CURLE_OK ? "" : curl_easy_strerror (rc);
+  r.connects = (guint) MAX (connects, 0);
+  r.primary_ip = ip && *ip ? ip : NULL;
+  r.age_s = t->age_s;
+
+  if (rc == CURLE_WRITE_ERROR && t->too_big)
+    r.status = DDR_DOH_BAD_RESPONSE;
+  else if (rc == CURLE_FILESIZE_EXCEEDED)
+    r.status = DDR_DOH_BAD_RESPONSE;
+  else if (rc != CURLE_OK)
+    r.status = DDR_DOH_TRANSPORT;
+  else if (r.http_status != 200)
+    r.status = DDR_DOH_HTTP_STATUS;
+  else if (!is_dns_message (t->content_type))
+    r.status = DDR_DOH_BAD_RESPONSE;
+  else
+    {
+      r.status = DDR_DOH_OK;
+      r.body = t->body->data;
+      r.body_len = t->body->len;
+    }
+  if (r.status != DDR_DOH_OK)
+    g_debug ("transfer failed: curl %d (%s), HTTP %ld, %u new connection(s)",
+             rc, r.error, r.http_status, r.connects);
+
+  curl_multi_remove_handle (c->multi, t->easy);
+  g_queue_unlink (&c->active, &t->link);
+  /* The callback may start or cancel other transfers; this one is out of the way. */
+  done (&r, user_data);
+  transfer_recycle (c, t);
+}
+
+static void
+process_messages (DdrDohClient *c)
+{
+  CURLMsg *msg;
+  int left;
+
+  while ((msg = curl_multi_info_read (c->multi, &left)))
+    {
+      DdrDohTransfer *t = NULL;
+
+      if (msg->msg != CURLMSG_DONE)
+        continue;
+      curl_easy_getinfo (msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
+      transfer_finish (c, t, msg->data.result);
+    }
+}
+
+static gboolean
+transfer_prepare_get (DdrDohTransfer *t, const DdrDohEndpoint *ep, const guint8 *query, gsize len)
+{
+  g_autofree char *b64 = g_base64_encode (query, len);
+  g_autofree char *q = NULL;
+  char *p;
+
+  /* base64url without padding (RFC 8484 §6) */
+  for (p = b64; *p; p++)
+    {
+      if (*p == '+')
+        *p = '-';
+      else if (*p == '/')
+        *p = '_';
+      else if (*p == '=')
+        {
+          *p = '\0';
+          break;
+        }
+    }
+  q = ep->base_query ? g_strconcat (ep->base_query, "&dns=", b64, NULL)
+                     : g_strconcat ("dns=", b64, NULL);
+  if (t->get_ep != ep)
+    {
+      curl_url_cleanup (t->get_uh);
+      t->get_uh = curl_url_dup (ep->uh);
+      t->get_ep = ep;
+    }
+  return t->get_uh && curl_url_set (t->get_uh, CURLUPART_QUERY, q, 0) == CURLUE_OK;
+}
+
+DdrDohTransfer *
+ddr_doh_client_start (DdrDohClient *c, const DdrDohEndpoint *ep,
+                      const guint8 *query, gsize len,
+                      DdrDohTransferDone done, gpointer user_data)
+{
+  DdrDohTransfer *t;
+
+  g_return_val_if_fail (c && ep && query && done, NULL);
+
+  t = c->idle->len ? g_ptr_array_steal_index_fast (c->idle, c->idle->len - 1) : transfer_new (c);
+  if (!t)
+    return NULL;
+  transfer_reset_response (t);
+
+  if (c->method == DDR_DOH_METHOD_GET)
+    {
+      if (!transfer_prepare_get (t, ep, query, len))
+        {
+          transfer_recycle (c, t);
+          return NULL;
+        }
+      curl_easy_setopt (t->easy, CURLOPT_CURLU, t->get_uh);
+    }
+  else
+    {
+      g_byte_array_set_size (t->request, 0);
+      g_byte_array_append (t->request, query, (guint) len);
+      curl_easy_setopt (t->easy, CURLOPT_CURLU, ep->uh);
+      curl_easy_setopt (t->easy, CURLOPT_POSTFIELDS, t->request->data);
+      curl_easy_setopt (t->easy, CURLOPT_POSTFIELDSIZE, (long) len);
+    }
+  transfer_set_resolve (c, t, ep);
+  t->done = done;
+  t->user_data = user_data;
+
+  /* add_handle only arms the timer (timeout 0): curl starts from its dispatch,
+   * so the callback can never run from here. */
+  if (curl_multi_add_handle (c->multi, t->easy) != CURLM_OK)
+    {
+      transfer_recycle (c, t);
+      return NULL;
+    }
+  g_queue_push_tail_link (&c->active, &t->link);
+  return t;
+}
+
+void
+ddr_doh_client_cancel (DdrDohClient *c, DdrDohTransfer *t)
+{
+  g_return_if_fail (c && t);
+
+  curl_multi_remove_handle (c->multi, t->easy);
+  g_queue_unlink (&c->active, &t->link);
+  transfer_recycle (c, t);
+}
+
+static void
+multi_teardown (DdrDohClient *c)
+{
+  for (GList *l = c->active.head; l; l = l->next)
+    curl_multi_remove_handle (c->multi, ((DdrDohTransfer *) l->data)->easy);
+  curl_multi_cleanup (c->multi);
+  c->multi = NULL;
+  /* whatever curl did not report as removed goes now */
+  g_hash_table_remove_all (c->socks);
+  g_source_set_ready_time (c->timer, -1);
+}
+
+void
+ddr_doh_client_drop_connections (DdrDohClient *c)
+{
+  guint n = c->active.length;
+
+  multi_teardown (c);
+  c->multi = multi_new (c);
+  c->generation++;
+  for (GList *l = c->active.head; l; l = l->next)
+    {
+      DdrDohTransfer *t = l->data;
+
+      transfer_reset_response (t);
+      transfer_set_resolve (c, t, t->resolve_ep);
+      if (curl_multi_add_handle (c->multi, t->easy) != CURLM_OK)
+        g_warning ("could not restart a DoH transfer after dropping connections");
+    }
+  g_debug ("dropped every connection, %u transfer(s) restarted", n);
+}
+
+DdrDohClient *
+ddr_doh_client_new (const char *ca_file, DdrDohMethod method)
+{
+  static gsize curl_ready = 0;
+  DdrDohClient *c;
+
+  if (g_once_init_enter (&curl_ready))
+    {
+      curl_global_init (CURL_GLOBAL_DEFAULT);
+      g_once_init_leave (&curl_ready, 1);
+    }
+
+  c = g_new0 (DdrDohClient, 1);
+  c->ca_file = g_strdup (ca_file);
+  c->method = method;
+  c->socks = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, sock_source_free);
+  c->idle = g_ptr_array_new ();
+  g_queue_init (&c->active);
+  c->headers = curl_slist_append (NULL, "Accept: application/dns-message");
+  if (method == DDR_DOH_METHOD_POST)
+    c->headers = curl_slist_append (c->headers, "Content-Type: application/dns-message");
+
+  c->timer = g_source_new (&timer_funcs, sizeof (TimerSource));
+  ((TimerSource *) c->timer)->client = c;
+  g_source_set_name (c->timer, "ddr-doh-timer");
+  g_source_set_ready_time (c->timer, -1);
+  g_source_attach (c->timer, NULL);
+
+  c->multi = multi_new (c);
+  return c;
+}
+
+void
+ddr_doh_client_free (DdrDohClient *c)
+{
+  if (!c)
+    return;
+  multi_teardown (c);
+  while (c->active.head)
+    {
+      DdrDohTransfer *t = c->active.head->data;
+
+      g_queue_unlink (&c->active, &t->link);
+      transfer_free (t);
+    }
+  for (guint i = 0; i < c->idle->len; i++)
+    transfer_free (c->idle->pdata[i]);
+  g_ptr_array_unref (c->idle);
+  g_hash_table_unref (c->socks);
+  g_source_destroy (c->timer);
+  g_source_unref (c->timer);
+  curl_slist_free_all (c->headers);
+  g_free (c->ca_file);
+  g_free (c);
+}

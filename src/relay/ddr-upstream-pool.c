@@ -1,1 +1,691 @@
-/* placeholder: being written */
+/* Upstream pool: priority order, health from real traffic, back-off, failover, one deadline timer. */
+#define G_LOG_DOMAIN "ddr-upstream"
+
+#include "config.h"
+
+#include "ddr-upstream-pool.h"
+#include "ddr-doh-client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BACKOFF_MIN_MS    1000
+#define BACKOFF_MAX_MS    60000
+#define MAX_UPSTREAMS     32      /* a query's tried set is a bit mask */
+#define MAX_TIMEOUT_MS    600000
+
+typedef struct {
+  guint           index;
+  char           *url;
+  DdrDohEndpoint *ep;
+  char           *state_file;     /* last-good-<host>, NULL if not kept */
+  char           *last_ip;
+  gboolean        healthy;
+  gboolean        probing;        /* the one real query of a due retry is out */
+  guint           backoff_ms;
+  gint64          retry_at;       /* monotonic µs */
+  gint64          last_success;   /* monotonic µs */
+  guint64         queries, errors, connects;
+} Upstream;
+
+typedef struct _Query Query;
+
+typedef struct {
+  Query          *q;
+  Upstream       *up;             /* NULL = slot free */
+  DdrDohTransfer *t;
+  gboolean        probe;
+  gboolean        retried;        /* already re-sent after a dead reused connection */
+  gint64          started;
+} Attempt;
+
+struct _Query {
+  DdrUpstreamPool *pool;
+  guint8          *msg;
+  gsize            len;
+  DdrDnsInfo       qinfo;
+  DdrUpstreamDone  done;
+  gpointer         user_data;
+  gint64           deadline;
+  gint64           hedge_at;
+  GList            link;          /* pool->pending, arrival = deadline order */
+  GList            hedge_link;    /* pool->unhedged while a hedge may still come */
+  GList            fail_link;     /* pool->failed_now: completed from the timer */
+  guint32          tried;         /* bit per upstream index */
+  Attempt          att[2];        /* the main chain and at most one hedge */
+  DdrDohStatus     last_status;
+};
+
+struct _DdrUpstreamPool {
+  DdrDohClient *client;
+  Upstream     *ups;
+  guint         n_ups;
+  guint         timeout_ms;
+  char         *state_dir;
+  GQueue        pending;
+  GQueue        unhedged;
+  GQueue        failed_now;
+  GSource      *timer;
+};
+
+typedef struct {
+  GSource          source;
+  DdrUpstreamPool *pool;
+} PoolTimer;
+
+const char *
+ddr_doh_status_to_string (DdrDohStatus status)
+{
+  switch (status)
+    {
+    case DDR_DOH_OK:           return "ok";
+    case DDR_DOH_TIMEOUT:      return "timeout";
+    case DDR_DOH_TRANSPORT:    return "transport";
+    case DDR_DOH_HTTP_STATUS:  return "http-status";
+    case DDR_DOH_BAD_RESPONSE: return "bad-response";
+    case DDR_DOH_CANCELLED:    return "cancelled";
+    default:                   return "unknown";
+    }
+}
+
+guint
+ddr_upstream_backoff_next_ms (guint current_ms)
+{
+  if (current_ms < BACKOFF_MIN_MS)
+    return BACKOFF_MIN_MS;
+  if (current_ms >= BACKOFF_MAX_MS / 2)
+    return BACKOFF_MAX_MS;
+  return current_ms * 2;
+}
+
+/* ---- health ---- */
+
+static void
+mark_failed (Upstream *up, gboolean probe, gint64 now)
+{
+  if (up->healthy)
+    {
+      up->healthy = FALSE;
+      up->backoff_ms = BACKOFF_MIN_MS;
+      up->retry_at = now + (gint64) up->backoff_ms * 1000;
+      g_info ("upstream %u failed; retrying it in %u ms", up->index, up->backoff_ms);
+    }
+  else if (probe)
+    {
+      up->backoff_ms = ddr_upstream_backoff_next_ms (up->backoff_ms);
+      up->retry_at = now + (gint64) up->backoff_ms * 1000;
+      g_debug ("upstream %u still failing; next retry in %u ms", up->index, up->backoff_ms);
+    }
+}
+
+static void
+record_last_good (DdrUpstreamPool *pool, Upstream *up, const char *ip)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+
+  if (!ip || !up->state_file || g_strcmp0 (ip, up->last_ip) == 0)
+    return;
+  g_free (up->last_ip);
+  up->last_ip = g_strdup (ip);
+  contents = g_strconcat (ip, "\n", NULL);
+  if (g_mkdir_with_parents (pool->state_dir, 0755) != 0 ||
+      !g_file_set_contents (up->state_file, contents, -1, &error))
+    g_warning ("could not record the address of upstream %u in %s: %s", up->index,
+               up->state_file, error ? error->message : g_strerror (errno));
+  else
+    g_debug ("upstream %u: recorded last good address", up->index);
+}
+
+static void
+mark_success (DdrUpstreamPool *pool, Upstream *up, const char *ip, gint64 now)
+{
+  up->last_success = now;
+  if (!up->healthy)
+    {
+      up->healthy = TRUE;
+      up->backoff_ms = 0;
+      g_info ("upstream %u answers again", up->index);
+    }
+  record_last_good (pool, up, ip);
+}
+
+/* First healthy in order; a failed one whose retry time has come gets one real
+ * query; if nothing qualifies, the one due soonest (never refuse to try). */
+static Upstream *
+pick_upstream (DdrUpstreamPool *pool, guint32 tried, gint64 now, gboolean *probe)
+{
+  Upstream *best = NULL;
+
+  *probe = FALSE;
+  for (guint i = 0; i < pool->n_ups; i++)
+    {
+      Upstream *up = &pool->ups[i];
+
+      if (tried & (1u << i))
+        continue;
+      if (up->healthy)
+        return up;
+      if (!up->probing && up->retry_at <= now)
+        {
+          *probe = TRUE;
+          return up;
+        }
+      if (!best || up->retry_at < best->retry_at)
+        best = up;
+    }
+  return best;
+}
+
+/* ---- queries ---- */
+
+static void rearm_timer (DdrUpstreamPool *pool);
+static void on_transfer_done (const DdrDohResult *result, gpointer user_data);
+
+static gboolean
+start_attempt (Query *q, Attempt *a, Upstream *up, gboolean probe, gboolean retried)
+{
+  DdrUpstreamPool *pool = q->pool;
+
+  a->q = q;
+  a->t = ddr_doh_client_start (pool->client, up->ep, q->msg, q->len, on_transfer_done, a);
+  if (!a->t)
+    {
+      a->up = NULL;
+      return FALSE;
+    }
+  a->up = up;
+  a->probe = probe;
+  a->retried = retried;
+  a->started = g_get_monotonic_time ();
+  q->tried |= 1u << up->index;
+  if (probe)
+    up->probing = TRUE;
+  if (!retried)
+    up->queries++;
+  return TRUE;
+}
+
+static Attempt *
+free_slot (Query *q)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (q->att); i++)
+    if (!q->att[i].up)
+      return &q->att[i];
+  return NULL;
+}
+
+static guint
+n_attempts (Query *q)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (q->att); i++)
+    n += q->att[i].up != NULL;
+  return n;
+}
+
+static void
+attempt_stop (Attempt *a)
+{
+  if (!a->up)
+    return;
+  ddr_doh_client_cancel (a->q->pool->client, a->t);
+  if (a->probe)
+    a->up->probing = FALSE;
+  a->up = NULL;
+  a->t = NULL;
+}
+
+/* A stopped attempt that got nothing: an error, and failed when the upstream
+ * has not answered anything since the attempt went out. */
+static void
+attempt_stop_unanswered (Attempt *a, gint64 now, gboolean always_fail)
+{
+  Upstream *up = a->up;
+  gboolean probe = a->probe;
+
+  if (!up)
+    return;
+  attempt_stop (a);
+  if (always_fail || up->last_success < a->started)
+    {
+      up->errors++;
+      mark_failed (up, probe, now);
+    }
+}
+
+static void
+query_complete (Query *q, DdrDohStatus status, guint8 *answer, gsize len,
+                const DdrDnsInfo *rinfo, guint32 age_s)
+{
+  DdrUpstreamPool *pool = q->pool;
+
+  for (guint i = 0; i < G_N_ELEMENTS (q->att); i++)
+    attempt_stop (&q->att[i]);
+  g_queue_unlink (&pool->pending, &q->link);
+  if (q->hedge_link.data)
+    g_queue_unlink (&pool->unhedged, &q->hedge_link);
+  if (q->fail_link.data)
+    g_queue_unlink (&pool->failed_now, &q->fail_link);
+  q->done (status, answer, len, rinfo, age_s, q->user_data);
+  g_free (q->msg);
+  g_free (q);
+}
+
+static gboolean
+is_failover_worthy (const DdrDohResult *r, DdrDohStatus status)
+{
+  switch (status)
+    {
+    case DDR_DOH_TRANSPORT:
+    case DDR_DOH_BAD_RESPONSE:
+      return TRUE;
+    case DDR_DOH_HTTP_STATUS:
+      return r->http_status >= 500 || r->http_status == 429;
+    default:
+      return FALSE;
+    }
+}
+
+static void
+on_transfer_done (const DdrDohResult *r, gpointer user_data)
+{
+  Attempt *a = user_data;
+  Query *q = a->q;
+  DdrUpstreamPool *pool = q->pool;
+  Upstream *up = a->up;
+  gboolean probe = a->probe;
+  gint64 started = a->started;
+  gint64 now = g_get_monotonic_time ();
+  DdrDohStatus status = r->status;
+  DdrDnsInfo rinfo;
+
+  /* the transfer is already finished and recycled by the client */
+  a->t = NULL;
+  a->up = NULL;
+  if (probe)
+    up->probing = FALSE;
+  up->connects += r->connects;
+
+  if (status == DDR_DOH_OK &&
+      (ddr_dns_parse_response (r->body, r->body_len, &rinfo) != DDR_DNS_OK ||
+       !ddr_dns_same_question (&q->qinfo, &rinfo)))
+    {
+      g_debug ("upstream %u: answer does not parse or does not match the question", up->index);
+      status = DDR_DOH_BAD_RESPONSE;
+    }
+
+  if (status == DDR_DOH_OK)
+    {
+      mark_success (pool, up, r->primary_ip, now);
+      /* a hedge won: the older attempt still out counts against its upstream */
+      for (guint i = 0; i < G_N_ELEMENTS (q->att); i++)
+        if (q->att[i].up && q->att[i].started < started)
+          attempt_stop_unanswered (&q->att[i], now, FALSE);
+      query_complete (q, DDR_DOH_OK, r->body, r->body_len, &rinfo, r->age_s);
+      rearm_timer (pool);
+      return;
+    }
+
+  /* An idle connection that died under us is not the upstream's fault:
+   * send again at once; curl has closed it, so this goes on a new one. */
+  if (status == DDR_DOH_TRANSPORT && r->connects == 0 && !a->retried && now < q->deadline)
+    {
+      g_debug ("upstream %u: reused connection failed (%s); retrying on a new one",
+               up->index, r->error);
+      if (start_attempt (q, a, up, probe, TRUE))
+        return;
+    }
+
+  up->errors++;
+  q->last_status = status;
+  if (is_failover_worthy (r, status))
+    {
+      mark_failed (up, probe, now);
+      if (n_attempts (q) > 0)
+        return;   /* the hedge is still out: let it answer */
+      if (now < q->deadline)
+        {
+          gboolean next_probe;
+          Upstream *next = pick_upstream (pool, q->tried, now, &next_probe);
+
+          if (next && start_attempt (q, a, next, next_probe, FALSE))
+            {
+              g_debug ("query failed over from upstream %u to %u", up->index, next->index);
+              return;
+            }
+        }
+    }
+  else if (n_attempts (q) > 0)
+    return;
+  query_complete (q, status, NULL, 0, NULL, 0);
+  rearm_timer (pool);
+}
+
+static void
+rearm_timer (DdrUpstreamPool *pool)
+{
+  gint64 t = -1;
+
+  if (pool->failed_now.head)
+    t = 0;
+  else
+    {
+      if (pool->pending.head)
+        t = ((Query *) pool->pending.head->data)->deadline;
+      if (pool->unhedged.head)
+        {
+          gint64 h = ((Query *) pool->unhedged.head->data)->hedge_at;
+          t = t < 0 ? h : MIN (t, h);
+        }
+    }
+  if (g_source_get_ready_time (pool->timer) != t)
+    g_source_set_ready_time (pool->timer, t);
+}
+
+static gboolean
+pool_timer_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  DdrUpstreamPool *pool = ((PoolTimer *) source)->pool;
+  gint64 now = g_get_monotonic_time ();
+  GList *l;
+
+  g_source_set_ready_time (source, -1);
+
+  while ((l = pool->failed_now.head))
+    {
+      Query *q = l->data;
+
+      query_complete (q, q->last_status, NULL, 0, NULL, 0);
+    }
+
+  while ((l = pool->pending.head) && ((Query *) l->data)->deadline <= now)
+    {
+      Query *q = l->data;
+
+      for (guint i = 0; i < G_N_ELEMENTS (q->att); i++)
+        if (q->att[i].up)
+          {
+            g_debug ("query timed out on upstream %u", q->att[i].up->index);
+            attempt_stop_unanswered (&q->att[i], now, TRUE);
+          }
+      query_complete (q, DDR_DOH_TIMEOUT, NULL, 0, NULL, 0);
+    }
+
+  /* Hedge: no answer within half the timeout, and another upstream exists. */
+  while ((l = pool->unhedged.head) && ((Query *) l->data)->hedge_at <= now)
+    {
+      Query *q = l->data;
+      Attempt *slot = free_slot (q);
+      gboolean probe;
+      Upstream *next;
+
+      g_queue_unlink (&pool->unhedged, &q->hedge_link);
+      q->hedge_link.data = NULL;
+      if (!slot)
+        continue;
+      next = pick_upstream (pool, q->tried, now, &probe);
+      if (next && start_attempt (q, slot, next, probe, FALSE))
+        g_debug ("no answer yet; hedging on upstream %u", next->index);
+    }
+
+  rearm_timer (pool);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs pool_timer_funcs = { .dispatch = pool_timer_dispatch };
+
+void
+ddr_upstream_pool_send (DdrUpstreamPool *pool, const guint8 *query, gsize len,
+                        const DdrDnsInfo *qinfo, DdrUpstreamDone done, gpointer user_data)
+{
+  Query *q;
+  gint64 now = g_get_monotonic_time ();
+  gboolean probe;
+  Upstream *up;
+
+  g_return_if_fail (pool && query && qinfo && done);
+
+  q = g_new0 (Query, 1);
+  q->pool = pool;
+  q->msg = g_memdup2 (query, len);
+  q->len = len;
+  q->qinfo = *qinfo;
+  q->done = done;
+  q->user_data = user_data;
+  q->deadline = now + (gint64) pool->timeout_ms * 1000;
+  q->link.data = q;
+  g_queue_push_tail_link (&pool->pending, &q->link);
+  if (pool->n_ups > 1)
+    {
+      q->hedge_at = now + (gint64) pool->timeout_ms * 500;
+      q->hedge_link.data = q;
+      g_queue_push_tail_link (&pool->unhedged, &q->hedge_link);
+    }
+
+  up = pick_upstream (pool, 0, now, &probe);
+  if (!start_attempt (q, &q->att[0], up, probe, FALSE))
+    {
+      /* curl refused it: fail, but from the main loop, never from here */
+      q->last_status = DDR_DOH_TRANSPORT;
+      q->fail_link.data = q;
+      g_queue_push_tail_link (&pool->failed_now, &q->fail_link);
+    }
+  rearm_timer (pool);
+}
+
+/* ---- life cycle ---- */
+
+static gboolean
+check_ca_file (const char *path, GError **error)
+{
+  struct stat st;
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  int saved;
+
+  if (fd < 0)
+    {
+      saved = errno;
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "ca-file \"%s\": %s", path, g_strerror (saved));
+      return FALSE;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "ca-file \"%s\": not a regular file", path);
+      return FALSE;
+    }
+  close (fd);
+  return TRUE;
+}
+
+/* "[::1]" is accepted as well as "::1"; returns the bare literal or NULL. */
+static char *
+parse_ip_literal (const char *text)
+{
+  g_autofree char *bare = NULL;
+  g_autoptr(GInetAddress) addr = NULL;
+  size_t n = strlen (text);
+
+  bare = n >= 2 && text[0] == '[' && text[n - 1] == ']' ? g_strndup (text + 1, n - 2)
+                                                         : g_strdup (text);
+  addr = g_inet_address_new_from_string (bare);
+  return addr ? g_inet_address_to_string (addr) : NULL;
+}
+
+static char *
+load_last_good (const char *path)
+{
+  g_autofree char *contents = NULL;
+
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    return NULL;
+  return parse_ip_literal (g_strstrip (contents));
+}
+
+DdrUpstreamPool *
+ddr_upstream_pool_new (const DdrUpstreamConfig *config, GError **error)
+{
+  g_autoptr(GPtrArray) ips = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(DdrUpstreamPool) pool = NULL;
+  guint n_urls;
+
+  g_return_val_if_fail (config, NULL);
+
+  n_urls = config->urls ? g_strv_length (config->urls) : 0;
+  if (n_urls == 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "url: none given: expected https://host[:port]/path");
+      return NULL;
+    }
+  if (n_urls > MAX_UPSTREAMS)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "url: %u upstreams given, at most %u are supported", n_urls, MAX_UPSTREAMS);
+      return NULL;
+    }
+  if (config->timeout_ms == 0 || config->timeout_ms > MAX_TIMEOUT_MS)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "timeout-ms %u is out of range: expected 1 to %u",
+                   config->timeout_ms, MAX_TIMEOUT_MS);
+      return NULL;
+    }
+  if (config->method != DDR_DOH_METHOD_POST && config->method != DDR_DOH_METHOD_GET)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "method %d is not valid: expected get or post", (int) config->method);
+      return NULL;
+    }
+  for (guint i = 0; config->bootstrap && config->bootstrap[i]; i++)
+    {
+      char *ip = parse_ip_literal (config->bootstrap[i]);
+
+      if (!ip)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       "bootstrap \"%s\" is not an IP address", config->bootstrap[i]);
+          return NULL;
+        }
+      g_ptr_array_add (ips, ip);
+    }
+  g_ptr_array_add (ips, NULL);
+  if (config->ca_file && *config->ca_file && !check_ca_file (config->ca_file, error))
+    return NULL;
+
+  pool = g_new0 (DdrUpstreamPool, 1);
+  g_queue_init (&pool->pending);
+  g_queue_init (&pool->unhedged);
+  g_queue_init (&pool->failed_now);
+  pool->timeout_ms = config->timeout_ms;
+  pool->state_dir = config->state_dir && *config->state_dir ? g_strdup (config->state_dir) : NULL;
+  pool->ups = g_new0 (Upstream, n_urls);
+  pool->n_ups = n_urls;
+  for (guint i = 0; i < n_urls; i++)
+    {
+      Upstream *up = &pool->ups[i];
+
+      up->index = i;
+      up->url = g_strdup (config->urls[i]);
+      up->healthy = TRUE;
+      up->ep = ddr_doh_endpoint_new (config->urls[i], error);
+      if (!up->ep)
+        return NULL;
+      if (pool->state_dir && !ddr_doh_endpoint_host_is_ip (up->ep))
+        {
+          g_autofree char *name = g_strconcat ("last-good-", ddr_doh_endpoint_get_host (up->ep), NULL);
+
+          up->state_file = g_build_filename (pool->state_dir, name, NULL);
+        }
+      if (ips->len > 1)
+        ddr_doh_endpoint_set_addresses (up->ep, (const char *const *) ips->pdata);
+      else if (up->state_file && (up->last_ip = load_last_good (up->state_file)))
+        {
+          const char *one[] = { up->last_ip, NULL };
+
+          g_debug ("upstream %u: no bootstrap; using the last good address", i);
+          ddr_doh_endpoint_set_addresses (up->ep, one);
+        }
+    }
+
+  pool->client = ddr_doh_client_new (config->ca_file && *config->ca_file ? config->ca_file : NULL,
+                                     config->method);
+  pool->timer = g_source_new (&pool_timer_funcs, sizeof (PoolTimer));
+  ((PoolTimer *) pool->timer)->pool = pool;
+  g_source_set_name (pool->timer, "ddr-upstream-deadline");
+  g_source_set_ready_time (pool->timer, -1);
+  g_source_attach (pool->timer, NULL);
+  return g_steal_pointer (&pool);
+}
+
+void
+ddr_upstream_pool_free (DdrUpstreamPool *pool)
+{
+  if (!pool)
+    return;
+  while (pool->pending.head)
+    query_complete (pool->pending.head->data, DDR_DOH_CANCELLED, NULL, 0, NULL, 0);
+  ddr_doh_client_free (pool->client);
+  if (pool->timer)
+    {
+      g_source_destroy (pool->timer);
+      g_source_unref (pool->timer);
+    }
+  for (guint i = 0; i < pool->n_ups; i++)
+    {
+      g_free (pool->ups[i].url);
+      ddr_doh_endpoint_free (pool->ups[i].ep);
+      g_free (pool->ups[i].state_file);
+      g_free (pool->ups[i].last_ip);
+    }
+  g_free (pool->ups);
+  g_free (pool->state_dir);
+  g_free (pool);
+}
+
+guint
+ddr_upstream_pool_inflight (DdrUpstreamPool *pool)
+{
+  return pool->pending.length;
+}
+
+gboolean
+ddr_upstream_pool_all_failing (DdrUpstreamPool *pool)
+{
+  for (guint i = 0; i < pool->n_ups; i++)
+    if (pool->ups[i].healthy)
+      return FALSE;
+  return TRUE;
+}
+
+void
+ddr_upstream_pool_drop_connections (DdrUpstreamPool *pool)
+{
+  ddr_doh_client_drop_connections (pool->client);
+}
+
+DdrUpstreamInfo *
+ddr_upstream_pool_get_info (DdrUpstreamPool *pool, guint *n_upstreams)
+{
+  DdrUpstreamInfo *info = g_new0 (DdrUpstreamInfo, MAX (pool->n_ups, 1));
+
+  for (guint i = 0; i < pool->n_ups; i++)
+    {
+      info[i].url = pool->ups[i].url;
+      info[i].healthy = pool->ups[i].healthy;
+      info[i].queries = pool->ups[i].queries;
+      info[i].errors = pool->ups[i].errors;
+      info[i].connects = pool->ups[i].connects;
+    }
+  if (n_upstreams)
+    *n_upstreams = pool->n_ups;
+  return info;
+}
