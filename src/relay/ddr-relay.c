@@ -24,6 +24,8 @@ typedef struct {
   DdrOrigin        origin;
   DdrDnsInfo       qinfo;
   gint64           start_us;
+  /* The client's header and question as sent (its 0x20 case), for the answer. */
+  guint8           head[DDR_DNS_HEADER_LEN + DDR_DNS_MAX_NAME + 4];
 } DdrQuery;
 
 struct _DdrRelay {
@@ -283,11 +285,18 @@ ddr_relay_free (DdrRelay *relay)
 
 /* Turn an upstream or cached response into the client's answer, in place, and send it. */
 static void
-send_answer (DdrRelay *relay, DdrOrigin *origin, const DdrDnsInfo *qinfo,
+send_answer (DdrRelay *relay, DdrOrigin *origin, const guint8 *query, const DdrDnsInfo *qinfo,
              guint8 *msg, gsize len)
 {
   gsize max = ddr_origin_max_answer (origin, qinfo);
+  gsize name_end = DDR_DNS_HEADER_LEN + qinfo->qname_len;
   guint16 flags;
+
+  /* Give the client its question back spelt as it sent it (the answer may have
+   * been cached for another spelling): resolvers using 0x20 check the case. The
+   * names are equal but for case, so the lengths match. */
+  if (len >= name_end && ddr_dns_get16 (msg + 4) == 1 && msg[name_end - 1] == 0)
+    memcpy (msg + DDR_DNS_HEADER_LEN, query + DDR_DNS_HEADER_LEN, qinfo->qname_len);
 
   len = ddr_dns_strip_option (msg, len, DDR_DNS_OPT_PADDING);
   if (!qinfo->has_opt)
@@ -305,8 +314,8 @@ send_answer (DdrRelay *relay, DdrOrigin *origin, const DdrDnsInfo *qinfo,
       if (len == 0)
         {
           /* Not even the question fits: a bare SERVFAIL is all that is left. */
-          len = ddr_dns_synthesize (NULL, 0, qinfo, DDR_DNS_RCODE_SERVFAIL, -1, NULL,
-                                    msg, max);
+          len = ddr_dns_synthesize (query, qinfo->question_end, qinfo, DDR_DNS_RCODE_SERVFAIL,
+                                    -1, NULL, msg, max);
           relay->stats.servfail++;
         }
     }
@@ -397,14 +406,14 @@ on_upstream_done (DdrDohStatus status, guint8 *answer, gsize len,
                                 TRUE, relay->scratch, sizeof relay->scratch, &stale_len) != DDR_DNS_CACHE_MISS)
         {
           relay->stats.stale_answers++;
-          send_answer (relay, &q->origin, &q->qinfo, relay->scratch, stale_len);
+          send_answer (relay, &q->origin, q->head, &q->qinfo, relay->scratch, stale_len);
         }
       else
         {
           int ede = status == DDR_DOH_TIMEOUT ? DDR_DNS_EDE_NO_REACHABLE_AUTHORITY
                                               : DDR_DNS_EDE_NETWORK_ERROR;
-          send_error (relay, &q->origin, NULL, 0, &q->qinfo, DDR_DNS_RCODE_SERVFAIL,
-                      ede, failure_text (status));
+          send_error (relay, &q->origin, q->head, q->qinfo.question_end, &q->qinfo,
+                      DDR_DNS_RCODE_SERVFAIL, ede, failure_text (status));
         }
     }
   else
@@ -421,7 +430,7 @@ on_upstream_done (DdrDohStatus status, guint8 *answer, gsize len,
       ddr_dns_cache_insert (relay->cache, &q->qinfo, answer, len, rinfo,
                             g_get_monotonic_time () / G_USEC_PER_SEC);
       ddr_stats_record_latency (&relay->stats, (g_get_monotonic_time () - q->start_us));
-      send_answer (relay, &q->origin, &q->qinfo, answer, len);
+      send_answer (relay, &q->origin, q->head, &q->qinfo, answer, len);
     }
   query_free (relay, q);
 }
@@ -454,6 +463,7 @@ forward_query (DdrRelay *relay, DdrOrigin *origin, const DdrDnsInfo *qinfo,
   q->origin = *origin;          /* the reference moves into the query */
   q->qinfo = *qinfo;
   q->start_us = g_get_monotonic_time ();
+  memcpy (q->head, msg, qinfo->question_end);
   relay->inflight++;
   ddr_upstream_pool_send (relay->pool, relay->scratch, up_len, qinfo, on_upstream_done, q);
 }
@@ -517,7 +527,7 @@ ddr_relay_handle_query (DdrRelay *relay, const DdrOrigin *origin_in,
     {
       relay->stats.cache_hits++;
       log_query (relay, &origin, &qinfo, "cache");
-      send_answer (relay, &origin, &qinfo, relay->scratch, cached_len);
+      send_answer (relay, &origin, msg, &qinfo, relay->scratch, cached_len);
       return;
     }
 

@@ -237,8 +237,12 @@ parse_acl (DdrConfig *c, GKeyFile *kf, const char *group, const char *key, GErro
 {
   g_auto(GStrv) entries = get_list (kf, group, key);
   g_autoptr(GError) local_error = NULL;
-  g_autoptr(DdrAcl) acl = ddr_acl_new_from_strv ((const char * const *) entries, &local_error);
+  g_autoptr(DdrAcl) acl = NULL;
 
+  if (!entries[0])
+    return invalid (error, kf, group, key,
+                    "expected at least one address or CIDR such as 127.0.0.0/8;::1/128");
+  acl = ddr_acl_new_from_strv ((const char * const *) entries, &local_error);
   if (!acl)
     return invalid (error, kf, group, key, local_error->message);
   g_strfreev (c->relay.acl);
