@@ -39,10 +39,33 @@ add16 (guint8 *p, int delta)
 /* Splicing inside or out of the OPT record moves every byte after it. Records
  * may follow the OPT and compress against each other, so their pointers that
  * land after the splice must move too. Only the pointer ending each name in
- * place is rewritten; the rest of any chain lives in names walked elsewhere. */
+ * place is rewritten; the rest of any chain lives in names walked too. A
+ * dry run first checks every moving pointer lands on a name position we walk
+ * (so its own chain gets fixed), marking those positions in a bitmap: pointers
+ * can only reach the first 16 KiB, so 2 KiB covers them all. */
+typedef struct {
+  gsize   at;          /* where the splice starts */
+  gsize   removed;     /* bytes taken out at `at` */
+  gsize   inserted;    /* bytes of room put in at `at` */
+  gboolean apply;      /* FALSE: dry run, check and mark only */
+  guint8  marks[0x4000 / 8];
+} Splice;
+
+static void
+mark (Splice *sp, gsize pos)
+{
+  if (pos < 0x4000)
+    sp->marks[pos / 8] |= (guint8) (1u << (pos % 8));
+}
+
 static gboolean
-fix_name (guint8 *msg, gsize limit, gsize *pos, gsize at, gsize removed,
-          gsize inserted, gboolean apply)
+marked (const Splice *sp, gsize pos)
+{
+  return pos < 0x4000 && (sp->marks[pos / 8] & (1u << (pos % 8)));
+}
+
+static gboolean
+fix_name (guint8 *msg, gsize limit, gsize *pos, Splice *sp)
 {
   gsize p = *pos;
 
@@ -53,6 +76,7 @@ fix_name (guint8 *msg, gsize limit, gsize *pos, gsize at, gsize removed,
       if (p >= limit)
         return FALSE;
       c = msg[p];
+      mark (sp, p);
       if ((c & 0xc0) == 0xc0)
         {
           gsize target;
@@ -60,14 +84,16 @@ fix_name (guint8 *msg, gsize limit, gsize *pos, gsize at, gsize removed,
           if (p + 1 >= limit)
             return FALSE;
           target = ((gsize) (c & 0x3f) << 8) | msg[p + 1];
-          if (target >= at + removed)
-            target = target - removed + inserted;
-          else if (target >= at)
-            return FALSE;   /* into the bytes that go away */
-          if (target > 0x3fff)
-            return FALSE;
-          if (apply)
-            ddr_dns_put16 (msg + p, (guint16) (0xc000 | target));
+          if (target >= sp->at)
+            {
+              if (!sp->apply && (target < sp->at + sp->removed || !marked (sp, target)))
+                return FALSE;
+              target = target - sp->removed + sp->inserted;
+              if (target > 0x3fff)
+                return FALSE;
+              if (sp->apply)
+                ddr_dns_put16 (msg + p, (guint16) (0xc000 | target));
+            }
           *pos = p + 2;
           return TRUE;
         }
@@ -106,8 +132,7 @@ rdata_names (guint16 type, gsize *skip)
 }
 
 static gboolean
-fix_tail (guint8 *msg, gsize len, gsize tail, gsize at, gsize removed,
-          gsize inserted, gboolean apply)
+fix_tail (guint8 *msg, gsize len, gsize tail, Splice *sp)
 {
   gsize p = tail;
 
@@ -118,7 +143,7 @@ fix_tail (guint8 *msg, gsize len, gsize tail, gsize at, gsize removed,
       gsize rdata, end, skip;
       guint names;
 
-      if (!fix_name (msg, len, &p, at, removed, inserted, apply))
+      if (!fix_name (msg, len, &p, sp))
         return FALSE;
       if (len - p < 10)
         return FALSE;
@@ -129,7 +154,7 @@ fix_tail (guint8 *msg, gsize len, gsize tail, gsize at, gsize removed,
       names = rdata_names (ddr_dns_get16 (msg + p), &skip);
       p = rdata + skip;
       for (guint i = 0; i < names && p < end; i++)
-        if (!fix_name (msg, end, &p, at, removed, inserted, apply))
+        if (!fix_name (msg, end, &p, sp))
           return FALSE;
       p = end;
     }
@@ -142,14 +167,17 @@ static gboolean
 splice (guint8 *msg, gsize len, gsize cap, gsize tail, gsize at,
         gsize removed, gsize inserted)
 {
-  if (at + removed > len || len - removed + inserted > cap ||
+  if (at + removed > len || tail > len || len - removed + inserted > cap ||
       len - removed + inserted > DDR_DNS_MAX_MSG)
     return FALSE;
   if (tail < len)
     {
-      if (!fix_tail (msg, len, tail, at, removed, inserted, FALSE))
+      Splice sp = { .at = at, .removed = removed, .inserted = inserted, .apply = FALSE };
+
+      if (!fix_tail (msg, len, tail, &sp))
         return FALSE;
-      fix_tail (msg, len, tail, at, removed, inserted, TRUE);
+      sp.apply = TRUE;
+      fix_tail (msg, len, tail, &sp);
     }
   memmove (msg + at + inserted, msg + at + removed, len - at - removed);
   return TRUE;
