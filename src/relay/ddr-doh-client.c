@@ -406,6 +406,9 @@ transfer_new (DdrDohClient *c)
   curl_easy_setopt (e, CURLOPT_HEADERFUNCTION, header_cb);
   curl_easy_setopt (e, CURLOPT_HEADERDATA, t);
   curl_easy_setopt (e, CURLOPT_HTTPHEADER, c->headers);
+  /* curl's own trace on stderr, for debugging by hand (it includes URLs, never bodies) */
+  if (g_getenv ("DDR_DOH_CURL_VERBOSE"))
+    curl_easy_setopt (e, CURLOPT_VERBOSE, 1L);
   if (c->method == DDR_DOH_METHOD_GET)
     curl_easy_setopt (e, CURLOPT_HTTPGET, 1L);
   else
@@ -455,6 +458,26 @@ transfer_recycle (DdrDohClient *c, DdrDohTransfer *t)
     transfer_free (t);
 }
 
+/* Errors of an exchange already under way. A failed connect also reports
+ * NUM_CONNECTS 0, so that alone does not tell a reused connection. */
+static gboolean
+is_midstream_error (CURLcode rc)
+{
+  switch (rc)
+    {
+    case CURLE_OK:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
 static void
 transfer_finish (DdrDohClient *c, DdrDohTransfer *t, CURLcode rc)
 {
@@ -470,6 +493,7 @@ transfer_finish (DdrDohClient *c, DdrDohTransfer *t, CURLcode rc)
   r.curl_code = rc;
   r.error = rc == CURLE_OK ? "" : curl_easy_strerror (rc);
   r.connects = (guint) MAX (connects, 0);
+  r.reused = connects == 0 && is_midstream_error (rc);
   r.primary_ip = ip && *ip ? ip : NULL;
   r.age_s = t->age_s;
 
@@ -490,8 +514,8 @@ transfer_finish (DdrDohClient *c, DdrDohTransfer *t, CURLcode rc)
       r.body_len = t->body->len;
     }
   if (r.status != DDR_DOH_OK)
-    g_debug ("transfer failed: curl %d (%s), HTTP %ld, %u new connection(s)",
-             rc, r.error, r.http_status, r.connects);
+    g_debug ("transfer failed: curl %d (%s), HTTP %ld, %s connection",
+             rc, r.error, r.http_status, r.reused ? "reused" : "new");
 
   curl_multi_remove_handle (c->multi, t->easy);
   g_queue_unlink (&c->active, &t->link);
@@ -537,7 +561,8 @@ transfer_prepare_get (DdrDohTransfer *t, const DdrDohEndpoint *ep, const guint8 
           break;
         }
     }
-  q = ep->base_query ? g_strconcat (ep->base_query, "&dns=", b64, NULL)
+  /* dns= goes first: unbound 404s "?x=1&dns=..." but takes "?dns=...&x=1" */
+  q = ep->base_query ? g_strconcat ("dns=", b64, "&", ep->base_query, NULL)
                      : g_strconcat ("dns=", b64, NULL);
   if (t->get_ep != ep)
     {

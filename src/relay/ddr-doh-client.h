@@ -22,7 +22,8 @@ typedef struct {
   guint8      *body;          /* valid during the callback only; may be modified */
   gsize        body_len;
   guint32      age_s;         /* HTTP Age, 0 if none */
-  guint        connects;      /* connections this transfer opened; 0 = a reused one */
+  guint        connects;      /* connections this transfer opened */
+  gboolean     reused;        /* it ran on an existing connection (a failure: died there) */
   const char  *primary_ip;    /* address it talked to, NULL if unknown */
 } DdrDohResult;
 

@@ -334,7 +334,7 @@ on_transfer_done (const DdrDohResult *r, gpointer user_data)
 
   /* An idle connection that died under us is not the upstream's fault:
    * send again at once; curl has closed it, so this goes on a new one. */
-  if (status == DDR_DOH_TRANSPORT && r->connects == 0 && !a->retried && now < q->deadline)
+  if (status == DDR_DOH_TRANSPORT && r->reused && !a->retried && now < q->deadline)
     {
       g_debug ("upstream %u: reused connection failed (%s); retrying on a new one",
                up->index, r->error);
