@@ -284,6 +284,9 @@ class TestRelayRobust(RigTestCase):
             p.kill()
             out, err = p.communicate()
             self.fail('daemon did not exit for an invalid configuration:\n%s%s' % (out, err))
+        for bad in ('-CRITICAL **', 'AddressSanitizer', 'runtime error:'):
+            self.assertNotIn(bad, out + err)
+        self.assertGreaterEqual(p.returncode, 0, 'killed by a signal:\n' + out + err)
         return p.returncode, out + err, path
 
     def _good_config(self, port=None):

@@ -189,19 +189,24 @@ class TestRelayTcp(RigTestCase):
             self.assertEqual(rig.tcp_recv_msg(s).id, 100 + i)
         for s in held:
             s.close()
-        # new connections work once they are gone
-        def new_ok():
-            m = rig.tcp_query(host, port, 'allowed.test', 'A', timeout=1)
-            return m is not None and m.rcode_name == 'NOERROR'
-        rig.wait_until(new_ok, 5, interval=0.1, what='a new TCP connection to be served')
-        conns = []
-        for i in range(4):
-            s = rig.tcp_connect(host, port)
-            self.addCleanup(s.close)
-            conns.append(s)
-        for i, s in enumerate(conns):
-            s.sendall(rig.tcp_frame(rig.build_query('allowed.test', 'A', qid=200 + i)))
-            self.assertEqual(rig.tcp_recv_msg(s).id, 200 + i)
+        # new connections work once they are gone: 4 at a time again
+        def four_served():
+            conns = []
+            try:
+                for i in range(4):
+                    conns.append(rig.tcp_connect(host, port, timeout=1))
+                for i, s in enumerate(conns):
+                    s.sendall(rig.tcp_frame(rig.build_query('allowed.test', 'A', qid=200 + i)))
+                    if rig.tcp_recv_msg(s).id != 200 + i:
+                        return False
+                return True
+            except (OSError, EOFError):
+                return False
+            finally:
+                for s in conns:
+                    s.close()
+        rig.wait_until(four_served, 5, interval=0.1,
+                       what='4 new TCP connections served after the old ones closed')
         # UDP is not affected by the TCP limit
         self.assertAnswered(d.query('check.test', 'A'))
 
@@ -227,6 +232,7 @@ class TestRelayTcp(RigTestCase):
                 select.select([], [bad], [], 0.2)
             except (BrokenPipeError, ConnectionResetError):
                 break    # the relay gave up on us: fine
+        self.assertGreaterEqual(sent, 100, 'could not even send 100 queries')
         # others are served promptly all along
         for i in range(20):
             t0 = time.monotonic()
