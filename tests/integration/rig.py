@@ -933,7 +933,7 @@ class Daemon:
         Returns (dict of key=value from the statistics: line, list of upstream dicts)."""
         start = len(self.log())
         self.signal(signal.SIGUSR1)
-        m = self.wait_log(r'statistics:.*$', timeout, start)
+        m = self.wait_log(r'statistics:(?!\s*upstream\[).*$', timeout, start)
         # upstream lines may follow the statistics line; give them a moment
         def upstream_lines():
             text = self.log()[start:]
