@@ -45,6 +45,7 @@ typedef enum {
   DDR_DNS_RCODE_NXDOMAIN = 3,
   DDR_DNS_RCODE_NOTIMP = 4,
   DDR_DNS_RCODE_REFUSED = 5,
+  DDR_DNS_RCODE_BADVERS = 16,   /* extended: needs an OPT record */
 } DdrDnsRcode;
 
 /* EDNS option codes */
@@ -118,7 +119,9 @@ DdrDnsStatus ddr_dns_parse_response (const guint8 *msg, gsize len, DdrDnsInfo *i
 /* Decode a (possibly compressed) name at *offset into wire form out[DDR_DNS_MAX_NAME].
  * Advances *offset past the name as it appears in place. Loop- and bounds-safe:
  * every pointer must land at or after the header and strictly before the run of
- * labels it ends. Case is kept. out and out_len may be NULL to only skip the name. */
+ * labels it ends, and what it leads to must end before the pointer itself (so
+ * a name never reads past its own end in place). Case is kept. out and
+ * out_len may be NULL to only skip the name. */
 gboolean ddr_dns_read_name (const guint8 *msg, gsize len, gsize *offset,
                             guint8 *out, gsize *out_len);
 

@@ -159,7 +159,10 @@ open_listeners (DdrRelay *relay, const DdrRelayConfig *config, GError **error)
   for (guint i = 0; i < reused->len; i++)
     {
       DdrListen *l = g_ptr_array_index (reused, i);
-      g_ptr_array_remove_fast (relay->listens, l);
+      /* steal, not remove: the old array's free function would close it */
+      for (guint j = 0; j < relay->listens->len; j++)
+        if (g_ptr_array_index (relay->listens, j) == l)
+          g_ptr_array_steal_index_fast (relay->listens, j);
       g_ptr_array_add (result, l);
     }
   return g_steal_pointer (&result);
@@ -505,6 +508,13 @@ ddr_relay_handle_query (DdrRelay *relay, const DdrOrigin *origin_in,
       relay->stats.refused++;
       send_error (relay, &origin, msg, len, &qinfo, DDR_DNS_RCODE_REFUSED,
                   DDR_DNS_EDE_PROHIBITED, NULL);
+      return;
+    }
+
+  if (qinfo.has_opt && qinfo.edns_version > 0)
+    {
+      /* RFC 6891 §6.1.3: we speak EDNS version 0 only. */
+      send_error (relay, &origin, msg, len, &qinfo, DDR_DNS_RCODE_BADVERS, -1, NULL);
       return;
     }
 
