@@ -197,5 +197,34 @@ class TestRelayBasic(RigTestCase):
         self.assertEqual(d.stop(expect=0), 0)
 
 
+    def test_query_names_not_logged(self):
+        probe = 'privacyprobe%d.bench.test' % random.randint(0, 1 << 30)
+        d = self.start_daemon(self.unbound, query_log='false')   # -v is on
+        self.assertAnswered(d.query(probe, 'A'))
+        self.assertAnswered(d.query(probe, 'AAAA', tcp=True))
+        self.assertAnswered(d.query('blocked.example', 'A'), 'NXDOMAIN')
+        self.assertTrue(d.alive())
+        log = d.log()
+        self.assertNotIn('privacyprobe', log.lower(), 'query name logged with query-log=false')
+        self.assertNotIn('blocked.example', log.lower(), 'query name logged with query-log=false')
+
+    def test_query_log_on(self):
+        probe = 'logprobe%d.bench.test' % random.randint(0, 1 << 30)
+        d = self.start_daemon(self.unbound, query_log='true')
+        self.assertAnswered(d.query(probe, 'A'))
+        d.wait_log(probe.replace('.', r'\.'), 5)
+
+    def test_cached_ttl_counts_down(self):
+        d = self.start_daemon(self.unbound)
+        first = d.query('allowed.test', 'A')
+        self.assertAnswered(first)
+        ttl0 = min(r.ttl for r in first.answer)
+        self.assertLessEqual(ttl0, 60)
+        # wait for the TTL clock (time passing is the point here, not readiness)
+        rig.wait_until(lambda: min(r.ttl for r in d.query('allowed.test', 'A').answer) < ttl0,
+                       5, interval=0.25, what='the cached TTL to count down')
+        later = d.query('allowed.test', 'A')
+        self.assertGreaterEqual(min(r.ttl for r in later.answer), ttl0 - 5)
+
 if __name__ == '__main__':
     unittest.main()

@@ -251,5 +251,106 @@ class TestRelayUpstream(RigTestCase):
         self.assertTrue(d.alive())
 
 
+    def test_single_upstream_comes_back(self):
+        u = self.start_unbound()
+        d = self.start_daemon(u, cache_size=0, timeout_ms=TIMEOUT_MS)
+        self.assertAnswered(d.query('allowed.test'))
+        u.kill()
+        for i in range(3):
+            self.assertServfailEde(d.query('down%d.bench.test' % i, timeout=5), 'down')
+        u.start()
+        counter = iter(range(10000))
+
+        def answers():
+            m = d.query('up%d.bench.test' % next(counter), timeout=3)
+            return m is not None and m.rcode_name == 'NOERROR'
+        t0 = time.monotonic()
+        rig.wait_until(answers, 10, interval=0.2, what='answers after the upstream restarted')
+        self.assertLess(time.monotonic() - t0, 10)
+        stats, ups = d.statistics()
+        self.assertEqual(ups[0]['healthy'], 'yes', ups)
+
+    def test_ttl_honoured(self):
+        u = self.start_unbound(extra_zone_lines=['local-data: "flip.test. 2 IN A 192.0.2.1"'])
+        d = self.start_daemon(u)
+        m = d.query('flip.test')
+        self.assertEqual(m.values('A'), ['192.0.2.1'])
+        t_first = time.monotonic()
+        u.stop()
+        u.extra = ['local-data: "flip.test. 2 IN A 192.0.2.2"']
+        u.start()
+        # within the TTL: the cached answer
+        if time.monotonic() - t_first < 1.5:
+            self.assertEqual(d.query('flip.test').values('A'), ['192.0.2.1'])
+        # after it: the new data, fetched again (not served stale while the upstream is up)
+        rig.wait_until(lambda: d.query('flip.test').values('A') == ['192.0.2.2'], 6,
+                       interval=0.2, what='the new answer after the 2 s TTL expired')
+        self.assertLess(time.monotonic() - t_first, 5.0)
+
+    def test_serve_stale_when_upstream_down(self):
+        u = self.start_unbound(extra_zone_lines=['local-data: "stale.test. 1 IN A 192.0.2.77"'])
+        d = self.start_daemon(u, timeout_ms=TIMEOUT_MS)
+        self.assertEqual(d.query('stale.test').values('A'), ['192.0.2.77'])
+        t_first = time.monotonic()
+        u.kill()
+        # let the 1 s TTL run out (the passing of time is what is tested)
+        time.sleep(max(0, 1.5 - (time.monotonic() - t_first)))
+        m, took = self.timed_query(d, 'stale.test')
+        self.assertIsNotNone(m, 'no answer for an expired entry with the upstream down')
+        self.assertEqual(m.rcode_name, 'NOERROR', 'expected a stale answer: %r' % m)
+        self.assertEqual(m.values('A'), ['192.0.2.77'])
+        self.assertLessEqual(m.answer[0].ttl, 30, 'stale TTL above 30 s')
+        self.assertLess(took, TIMEOUT_MS / 1000 + SLACK)
+
+    def test_max_inflight_overflow(self):
+        u = self.start_unbound()
+        d = self.start_daemon(u, max_inflight=5, timeout_ms=TIMEOUT_MS)
+        self.assertAnswered(d.query('allowed.test'))
+        u.pause()
+        self.addCleanup(u.resume)
+        host, port = d.addr
+        import socket
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(s.close)
+        n = 30
+        t0 = time.monotonic()
+        for i in range(n):
+            s.sendto(rig.build_query('of%d.bench.test' % i, 'A', qid=i), (host, port))
+        got = {}
+        while len(got) < n and time.monotonic() - t0 < TIMEOUT_MS / 1000 + 3:
+            s.settimeout(0.2)
+            try:
+                data, _ = s.recvfrom(65535)
+            except socket.timeout:
+                continue
+            m = rig.Message(data)
+            got[m.id] = (m, time.monotonic() - t0)
+        self.assertEqual(len(got), n, 'some queries got no answer at all (silence)')
+        for qid, (m, took) in got.items():
+            self.assertEqual(m.rcode_name, 'SERVFAIL', repr(m))
+            self.assertLess(took, TIMEOUT_MS / 1000 + SLACK + 0.5)
+        fast = [qid for qid, (m, took) in got.items() if took < 0.5]
+        self.assertGreaterEqual(len(fast), n - 5 - 2,
+                                'queries beyond max-inflight=5 were not refused at once')
+        u.resume()
+        stats, _ = d.statistics()
+        self.assertGreaterEqual(int(stats['inflight_overflow']), n - 5 - 2, stats)
+
+    def test_sighup_changes_listen(self):
+        u = self.start_unbound()
+        d = self.start_daemon(u)
+        old_host, old_port = d.addr
+        new_port = rig.free_port()
+        d.config['relay']['listen'] = ['127.0.0.1:%d' % new_port]
+        d.write_config()
+        d.signal(signal.SIGHUP)
+        rig.wait_until(lambda: rig.udp_query('127.0.0.1', new_port, 'check.test', timeout=0.3),
+                       5, what='the relay on the new listen port after SIGHUP')
+        m = rig.tcp_query('127.0.0.1', new_port, 'allowed.test')
+        self.assertAnswered(m, 'NOERROR', 'TCP on the new port')
+        rig.wait_until(lambda: rig.udp_query(old_host, old_port, 'check.test', timeout=0.3) is None,
+                       5, what='the old listen port to close')
+        self.assertTrue(d.alive())
+
 if __name__ == '__main__':
     unittest.main()
