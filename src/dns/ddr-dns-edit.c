@@ -39,10 +39,11 @@ add16 (guint8 *p, int delta)
 /* Splicing inside or out of the OPT record moves every byte after it. Records
  * may follow the OPT and compress against each other, so their pointers that
  * land after the splice must move too. Only the pointer ending each name in
- * place is rewritten; the rest of any chain lives in names walked too. A
- * dry run first checks every moving pointer lands on a name position we walk
- * (so its own chain gets fixed), marking those positions in a bitmap: pointers
- * can only reach the first 16 KiB, so 2 KiB covers them all. */
+ * place is rewritten; the rest of any chain lives in names walked too, or
+ * wholly before the splice. A dry run first checks every moving pointer lands
+ * on a name position we walk (so its own chain gets fixed), marking those
+ * positions in a bitmap: pointers only reach the first 16 KiB, so 2 KiB of
+ * marks covers them all. */
 typedef struct {
   gsize   at;          /* where the splice starts */
   gsize   removed;     /* bytes taken out at `at` */
@@ -62,6 +63,29 @@ static gboolean
 marked (const Splice *sp, gsize pos)
 {
   return pos < 0x4000 && (sp->marks[pos / 8] & (1u << (pos % 8)));
+}
+
+/* A pointer to before the splice is left alone, so the labels it leads to must
+ * end (root or pointer) before the splice too; what follows a pointer lies
+ * before that pointer, as ddr_dns_read_name insists. */
+static gboolean
+run_ends_before (const guint8 *msg, gsize p, gsize at)
+{
+  for (;;)
+    {
+      guint8 c;
+
+      if (p >= at)
+        return FALSE;
+      c = msg[p];
+      if ((c & 0xc0) == 0xc0)
+        return p + 1 < at;
+      if (c & 0xc0)
+        return FALSE;
+      if (c == 0)
+        return TRUE;
+      p += 1 + (gsize) c;
+    }
 }
 
 static gboolean
@@ -84,7 +108,12 @@ fix_name (guint8 *msg, gsize limit, gsize *pos, Splice *sp)
           if (p + 1 >= limit)
             return FALSE;
           target = ((gsize) (c & 0x3f) << 8) | msg[p + 1];
-          if (target >= sp->at)
+          if (target < sp->at)
+            {
+              if (!sp->apply && !run_ends_before (msg, target, sp->at))
+                return FALSE;
+            }
+          else
             {
               if (!sp->apply && (target < sp->at + sp->removed || !marked (sp, target)))
                 return FALSE;

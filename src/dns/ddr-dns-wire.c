@@ -46,15 +46,18 @@ ddr_dns_read_name (const guint8 *msg, gsize len, gsize *offset,
 {
   gsize pos = *offset;
   gsize run_start = pos;   /* a pointer must land before the labels it ends */
+  gsize bound = len;       /* after a jump, nothing at or past the pointer is read */
   gsize next = 0;          /* where the name ends in place, once known */
   gsize total = 0;
   guint hops = 0;
 
+  /* A name therefore only ever reads bytes before its own end in place, which
+   * is what lets the editors cut or move everything after it. */
   for (;;)
     {
       guint8 c;
 
-      if (pos >= len)
+      if (pos >= bound)
         return FALSE;
       c = msg[pos];
 
@@ -62,13 +65,14 @@ ddr_dns_read_name (const guint8 *msg, gsize len, gsize *offset,
         {
           gsize target;
 
-          if (pos + 1 >= len)
+          if (pos + 1 >= bound)
             return FALSE;
           target = ((gsize) (c & 0x3f) << 8) | msg[pos + 1];
           if (target < DDR_DNS_HEADER_LEN || target >= run_start || ++hops > MAX_POINTER_HOPS)
             return FALSE;
           if (next == 0)
             next = pos + 2;
+          bound = pos;
           pos = run_start = target;
           continue;
         }
@@ -86,7 +90,7 @@ ddr_dns_read_name (const guint8 *msg, gsize len, gsize *offset,
             next = pos + 1;
           break;
         }
-      if (pos + c >= len)
+      if (pos + c >= bound)
         return FALSE;
       if (out != NULL)
         memcpy (out + total, msg + pos, (gsize) c + 1);

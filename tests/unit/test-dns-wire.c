@@ -385,6 +385,41 @@ test_pointer_chains (void)
 }
 
 static void
+test_pointer_run_past_itself (void)
+{
+  /* Found by the fuzzer: glue whose owner points at an NS target mangled into
+   * "\2ns" + a 49-byte label, whose labels run on into the OPT record. A name
+   * reached by a pointer must end before that pointer. */
+  const char *b64 = "AAiBgAABAAIAAAAEBz14YW1wbGUDbmV0AAACAAHADAACAAEAAVGAAAYCbnMxwAzADPsBAAEAAVGA"
+                    "AAYDbnMywAzAKQABAAEAAVGAAATAAAIBAAApEAAAAIAAABQADAAAAAAAABAAAAAAAAAAAAAAAANu"
+                    "czIHZXhhbXBsZQNuZXQAAAEAAQABUYAABMAAAgLAcAAcAAEAAVGAABAAAQIDBAUGBwgJCgsMDQ4P";
+  gsize len;
+  g_autofree guint8 *msg = g_base64_decode (b64, &len);
+  guint8 owner[] = { 0xc0, 14 };  /* the root byte of "a" */
+  DdrDnsInfo info;
+
+  g_assert_cmpint (ddr_dns_parse_response (msg, len, &info), ==, DDR_DNS_ERR_NAME);
+
+  /* The same in small: a pointer to the root byte of the question name is fine,
+   * a pointer into the answer's own rdata whose label covers the pointer is not. */
+  g_assert_cmpint (parse_with_owner (owner, sizeof owner), ==, DDR_DNS_OK);
+  {
+    Msg m;
+
+    put_header (&m, DDR_DNS_FLAG_QR, 1, 2, 0, 0);
+    put_name (&m, "a");
+    put32 (&m, 0x00010001);
+    put_name_ptr (&m, "", 12);
+    put_rr (&m, DDR_DNS_TYPE_A, 1, 4);
+    put32 (&m, 0x04787978);     /* "\4xyx" + the next byte */
+    put_name_ptr (&m, "", m.len - 4);
+    put_rr (&m, DDR_DNS_TYPE_A, 1, 4);
+    put32 (&m, 1);
+    g_assert_cmpint (ddr_dns_parse_response (m.buf, m.len, &info), ==, DDR_DNS_ERR_NAME);
+  }
+}
+
+static void
 test_label_lengths (void)
 {
   guint8 owner[300];
@@ -676,6 +711,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dns-wire/response/ttls", test_response_ttls);
   g_test_add_func ("/dns-wire/name/pointers", test_pointers);
   g_test_add_func ("/dns-wire/name/pointer-chains", test_pointer_chains);
+  g_test_add_func ("/dns-wire/name/pointer-run-past-itself", test_pointer_run_past_itself);
   g_test_add_func ("/dns-wire/name/label-lengths", test_label_lengths);
   g_test_add_func ("/dns-wire/name/long-through-pointer", test_long_name_through_pointer);
   g_test_add_func ("/dns-wire/robust/every-prefix", test_every_prefix);
