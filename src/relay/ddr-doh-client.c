@@ -12,6 +12,9 @@
 #define DOH_MAX_STREAMS        1000
 #define DOH_IDLE_CONN_MAX_S    60   /* idle connections are closed, never pinged */
 #define DOH_MAX_IDLE_HANDLES   1024 /* easy handles kept for reuse */
+/* Transfers handed to curl at once; the rest wait here. curl 7.88 slows down badly
+ * with thousands of transfers queued inside it (20000 at once: 800 q/s, timeouts). */
+#define DOH_MAX_RUNNING        DOH_MAX_STREAMS
 #define DOH_URL_HINT           "expected https://host[:port]/path"
 
 struct _DdrDohEndpoint {
@@ -31,26 +34,27 @@ struct _DdrDohTransfer {
   GByteArray           *body;
   CURLU                *get_uh;      /* GET: own copy of the endpoint URL, query rewritten */
   const DdrDohEndpoint *get_ep;
-  const DdrDohEndpoint *resolve_ep;  /* RESOLVE entries already loaded for this ... */
-  guint                 resolve_gen; /* ... multi generation */
+  const DdrDohEndpoint *ep;
   char                  content_type[64];
   guint32               age_s;
   gboolean              too_big;
   DdrDohTransferDone    done;
   gpointer              user_data;
-  GList                 link;        /* in client->active */
+  GList                 link;        /* in client->active or client->waiting */
+  gboolean              waiting;
 };
 
 struct _DdrDohClient {
   CURLM             *multi;
-  guint              generation;   /* bumped when the multi handle is replaced */
   GHashTable        *socks;        /* fd -> SockSource (owned) */
   GSource           *timer;
   char              *ca_file;
   DdrDohMethod       method;
   struct curl_slist *headers;
   GPtrArray         *idle;         /* DdrDohTransfer ready for reuse */
-  GQueue             active;
+  GPtrArray         *idle_easy;    /* CURL easy handles ready for reuse */
+  GQueue             active;       /* handed to curl */
+  GQueue             waiting;      /* started, not yet handed to curl */
 };
 
 typedef struct {
@@ -372,21 +376,24 @@ static DdrDohTransfer *
 transfer_new (DdrDohClient *c)
 {
   DdrDohTransfer *t = g_new0 (DdrDohTransfer, 1);
-  CURL *e = curl_easy_init ();
 
-  if (!e)
-    {
-      g_free (t);
-      return NULL;
-    }
   t->client = c;
-  t->easy = e;
   t->request = g_byte_array_new ();
   t->body = g_byte_array_sized_new (512);
   t->link.data = t;
+  return t;
+}
 
+/* Easy handles are taken only when a transfer is handed to curl, so waiting
+ * transfers cost a few hundred bytes, not a whole handle. */
+static CURL *
+easy_new (DdrDohClient *c)
+{
+  CURL *e = curl_easy_init ();
+
+  if (!e)
+    return NULL;
   /* Everything that never changes between requests is set once per handle. */
-  curl_easy_setopt (e, CURLOPT_PRIVATE, t);
   curl_easy_setopt (e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt (e, CURLOPT_PROTOCOLS_STR, "https");
   curl_easy_setopt (e, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
@@ -402,9 +409,7 @@ transfer_new (DdrDohClient *c)
   curl_easy_setopt (e, CURLOPT_MAXAGE_CONN, (long) DOH_IDLE_CONN_MAX_S);
   curl_easy_setopt (e, CURLOPT_USERAGENT, "threatstop-ddr/" PACKAGE_VERSION);
   curl_easy_setopt (e, CURLOPT_WRITEFUNCTION, write_cb);
-  curl_easy_setopt (e, CURLOPT_WRITEDATA, t);
   curl_easy_setopt (e, CURLOPT_HEADERFUNCTION, header_cb);
-  curl_easy_setopt (e, CURLOPT_HEADERDATA, t);
   curl_easy_setopt (e, CURLOPT_HTTPHEADER, c->headers);
   /* curl's own trace on stderr, for debugging by hand (it includes URLs, never bodies) */
   if (g_getenv ("DDR_DOH_CURL_VERBOSE"))
@@ -413,13 +418,26 @@ transfer_new (DdrDohClient *c)
     curl_easy_setopt (e, CURLOPT_HTTPGET, 1L);
   else
     curl_easy_setopt (e, CURLOPT_POST, 1L);
-  return t;
+  return e;
+}
+
+static void
+easy_release (DdrDohClient *c, DdrDohTransfer *t)
+{
+  if (!t->easy)
+    return;
+  if (c->idle_easy->len < DOH_MAX_IDLE_HANDLES)
+    g_ptr_array_add (c->idle_easy, t->easy);
+  else
+    curl_easy_cleanup (t->easy);
+  t->easy = NULL;
 }
 
 static void
 transfer_free (DdrDohTransfer *t)
 {
-  curl_easy_cleanup (t->easy);
+  if (t->easy)
+    curl_easy_cleanup (t->easy);
   g_byte_array_unref (t->request);
   g_byte_array_unref (t->body);
   curl_url_cleanup (t->get_uh);
@@ -435,21 +453,10 @@ transfer_reset_response (DdrDohTransfer *t)
   t->too_big = FALSE;
 }
 
-/* RESOLVE entries land in the multi handle's DNS cache (permanent), so a handle
- * needs to load them once per endpoint and multi handle, not per request. */
-static void
-transfer_set_resolve (DdrDohClient *c, DdrDohTransfer *t, const DdrDohEndpoint *ep)
-{
-  if (t->resolve_ep == ep && t->resolve_gen == c->generation)
-    return;
-  curl_easy_setopt (t->easy, CURLOPT_RESOLVE, ep->resolve);
-  t->resolve_ep = ep;
-  t->resolve_gen = c->generation;
-}
-
 static void
 transfer_recycle (DdrDohClient *c, DdrDohTransfer *t)
 {
+  easy_release (c, t);
   t->done = NULL;
   t->user_data = NULL;
   if (c->idle->len < DOH_MAX_IDLE_HANDLES)
@@ -475,6 +482,66 @@ is_midstream_error (CURLcode rc)
       return TRUE;
     default:
       return FALSE;
+    }
+}
+
+/* Per-request options; RESOLVE too, as its entries go into the multi handle's
+ * DNS cache, which a new multi handle (drop_connections) starts without. */
+static void
+transfer_setup_easy (DdrDohClient *c, DdrDohTransfer *t)
+{
+  CURL *e = t->easy;
+
+  curl_easy_setopt (e, CURLOPT_PRIVATE, t);
+  curl_easy_setopt (e, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt (e, CURLOPT_HEADERDATA, t);
+  curl_easy_setopt (e, CURLOPT_RESOLVE, t->ep->resolve);
+  if (c->method == DDR_DOH_METHOD_GET)
+    curl_easy_setopt (e, CURLOPT_CURLU, t->get_uh);
+  else
+    {
+      curl_easy_setopt (e, CURLOPT_CURLU, t->ep->uh);
+      curl_easy_setopt (e, CURLOPT_POSTFIELDS, t->request->data);
+      curl_easy_setopt (e, CURLOPT_POSTFIELDSIZE, (long) t->request->len);
+    }
+}
+
+static gboolean
+transfer_run (DdrDohClient *c, DdrDohTransfer *t)
+{
+  if (!t->easy)
+    t->easy = c->idle_easy->len ? g_ptr_array_steal_index_fast (c->idle_easy, c->idle_easy->len - 1)
+                                : easy_new (c);
+  if (!t->easy)
+    return FALSE;
+  transfer_setup_easy (c, t);
+  if (curl_multi_add_handle (c->multi, t->easy) != CURLM_OK)
+    {
+      easy_release (c, t);
+      return FALSE;
+    }
+  t->waiting = FALSE;
+  g_queue_push_tail_link (&c->active, &t->link);
+  return TRUE;
+}
+
+static void
+run_waiting (DdrDohClient *c)
+{
+  while (c->waiting.head && c->active.length < DOH_MAX_RUNNING)
+    {
+      DdrDohTransfer *t = c->waiting.head->data;
+
+      g_queue_unlink (&c->waiting, &t->link);
+      if (!transfer_run (c, t))
+        {
+          /* cannot happen short of running out of memory; report it like a failure */
+          DdrDohResult r = { .status = DDR_DOH_TRANSPORT, .curl_code = CURLE_OUT_OF_MEMORY,
+                             .error = "curl refused the transfer" };
+
+          t->done (&r, t->user_data);
+          transfer_recycle (c, t);
+        }
     }
 }
 
@@ -522,6 +589,7 @@ transfer_finish (DdrDohClient *c, DdrDohTransfer *t, CURLcode rc)
   /* The callback may start or cancel other transfers; this one is out of the way. */
   done (&r, user_data);
   transfer_recycle (c, t);
+  run_waiting (c);
 }
 
 static void
@@ -587,6 +655,7 @@ ddr_doh_client_start (DdrDohClient *c, const DdrDohEndpoint *ep,
     return NULL;
   transfer_reset_response (t);
 
+  t->ep = ep;
   if (c->method == DDR_DOH_METHOD_GET)
     {
       if (!transfer_prepare_get (t, ep, query, len))
@@ -594,28 +663,27 @@ ddr_doh_client_start (DdrDohClient *c, const DdrDohEndpoint *ep,
           transfer_recycle (c, t);
           return NULL;
         }
-      curl_easy_setopt (t->easy, CURLOPT_CURLU, t->get_uh);
     }
   else
     {
       g_byte_array_set_size (t->request, 0);
       g_byte_array_append (t->request, query, (guint) len);
-      curl_easy_setopt (t->easy, CURLOPT_CURLU, ep->uh);
-      curl_easy_setopt (t->easy, CURLOPT_POSTFIELDS, t->request->data);
-      curl_easy_setopt (t->easy, CURLOPT_POSTFIELDSIZE, (long) len);
     }
-  transfer_set_resolve (c, t, ep);
   t->done = done;
   t->user_data = user_data;
 
   /* add_handle only arms the timer (timeout 0): curl starts from its dispatch,
    * so the callback can never run from here. */
-  if (curl_multi_add_handle (c->multi, t->easy) != CURLM_OK)
+  if (c->active.length >= DOH_MAX_RUNNING)
+    {
+      t->waiting = TRUE;
+      g_queue_push_tail_link (&c->waiting, &t->link);
+    }
+  else if (!transfer_run (c, t))
     {
       transfer_recycle (c, t);
       return NULL;
     }
-  g_queue_push_tail_link (&c->active, &t->link);
   return t;
 }
 
@@ -624,9 +692,17 @@ ddr_doh_client_cancel (DdrDohClient *c, DdrDohTransfer *t)
 {
   g_return_if_fail (c && t);
 
+  if (t->waiting)
+    {
+      g_queue_unlink (&c->waiting, &t->link);
+      t->waiting = FALSE;
+      transfer_recycle (c, t);
+      return;
+    }
   curl_multi_remove_handle (c->multi, t->easy);
   g_queue_unlink (&c->active, &t->link);
   transfer_recycle (c, t);
+  run_waiting (c);
 }
 
 static void
@@ -648,13 +724,12 @@ ddr_doh_client_drop_connections (DdrDohClient *c)
 
   multi_teardown (c);
   c->multi = multi_new (c);
-  c->generation++;
   for (GList *l = c->active.head; l; l = l->next)
     {
       DdrDohTransfer *t = l->data;
 
       transfer_reset_response (t);
-      transfer_set_resolve (c, t, t->resolve_ep);
+      curl_easy_setopt (t->easy, CURLOPT_RESOLVE, t->ep->resolve);
       if (curl_multi_add_handle (c->multi, t->easy) != CURLM_OK)
         g_warning ("could not restart a DoH transfer after dropping connections");
     }
@@ -678,7 +753,9 @@ ddr_doh_client_new (const char *ca_file, DdrDohMethod method)
   c->method = method;
   c->socks = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, sock_source_free);
   c->idle = g_ptr_array_new ();
+  c->idle_easy = g_ptr_array_new ();
   g_queue_init (&c->active);
+  g_queue_init (&c->waiting);
   c->headers = curl_slist_append (NULL, "Accept: application/dns-message");
   if (method == DDR_DOH_METHOD_POST)
     c->headers = curl_slist_append (c->headers, "Content-Type: application/dns-message");
@@ -706,9 +783,19 @@ ddr_doh_client_free (DdrDohClient *c)
       g_queue_unlink (&c->active, &t->link);
       transfer_free (t);
     }
+  while (c->waiting.head)
+    {
+      DdrDohTransfer *t = c->waiting.head->data;
+
+      g_queue_unlink (&c->waiting, &t->link);
+      transfer_free (t);
+    }
   for (guint i = 0; i < c->idle->len; i++)
     transfer_free (c->idle->pdata[i]);
   g_ptr_array_unref (c->idle);
+  for (guint i = 0; i < c->idle_easy->len; i++)
+    curl_easy_cleanup (c->idle_easy->pdata[i]);
+  g_ptr_array_unref (c->idle_easy);
   g_hash_table_unref (c->socks);
   g_source_destroy (c->timer);
   g_source_unref (c->timer);

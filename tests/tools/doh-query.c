@@ -20,6 +20,7 @@ static int      opt_interval_ms;
 static gboolean opt_unique;
 static gboolean opt_quiet;
 static gboolean opt_drop;
+static int      opt_window;
 
 static GOptionEntry entries[] = {
   { "url", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_urls, "DoH URL (repeat for more upstreams, in priority order)", "URL" },
@@ -32,6 +33,7 @@ static GOptionEntry entries[] = {
   { "interval-ms", 0, 0, G_OPTION_ARG_INT, &opt_interval_ms, "Send one query every MS instead of all at once", "MS" },
   { "unique", 0, 0, G_OPTION_ARG_NONE, &opt_unique, "Prefix q<i>. to the name of each query", NULL },
   { "drop-connections", 0, 0, G_OPTION_ARG_NONE, &opt_drop, "Drop connections right after sending all queries", NULL },
+  { "window", 0, 0, G_OPTION_ARG_INT, &opt_window, "Keep at most W queries outstanding (closed loop)", "W" },
   { "quiet", 'q', 0, G_OPTION_ARG_NONE, &opt_quiet, "Only print the summary", NULL },
   { NULL }
 };
@@ -101,6 +103,8 @@ build_query (const char *name, guint16 qtype, guint8 *buf, gsize size)
   return off;
 }
 
+static void send_one (Run *run);
+
 static void
 on_done (DdrDohStatus status, guint8 *answer, gsize len, const DdrDnsInfo *rinfo,
          guint32 age_s, gpointer user_data)
@@ -122,6 +126,8 @@ on_done (DdrDohStatus status, guint8 *answer, gsize len, const DdrDnsInfo *rinfo
       fflush (stdout);
     }
   g_free (p);
+  if (opt_window > 0 && opt_interval_ms <= 0 && run->sent < opt_count)
+    send_one (run);
   if (run->done == opt_count)
     g_main_loop_quit (run->loop);
 }
@@ -217,7 +223,7 @@ main (int argc, char **argv)
     }
   else
     {
-      while (run.sent < opt_count)
+      while (run.sent < opt_count && (opt_window <= 0 || run.sent < opt_window))
         send_one (&run);
       if (opt_drop)
         ddr_upstream_pool_drop_connections (pool);
