@@ -56,3 +56,11 @@ bad:
                "invalid listen address \"%s\": %s", text, LISTEN_FORM);
   return NULL;
 }
+
+const char *
+ddr_listen_error_reason (const GError *error)
+{
+  const char *sep = g_strrstr (error->message, ": ");
+
+  return sep ? sep + 2 : error->message;
+}

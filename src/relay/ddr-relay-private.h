@@ -46,6 +46,10 @@ void     ddr_origin_copy        (DdrOrigin *dest, const DdrOrigin *src);
 /* Largest answer this client accepts (UDP: 512 or its EDNS size; TCP: 65535). */
 gsize    ddr_origin_max_answer  (const DdrOrigin *origin, const DdrDnsInfo *qinfo);
 
+/* GSocket's bind errors repeat the address ("Error binding to address X: why"):
+ * return just the why. */
+const char *ddr_listen_error_reason (const GError *error);
+
 /* Listeners */
 DdrUdpListener *ddr_udp_listener_new    (DdrRelay *relay, GInetSocketAddress *address, GError **error);
 /* Stop receiving; in-flight answers still go out; freed at the last reference. */

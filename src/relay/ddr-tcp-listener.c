@@ -399,7 +399,7 @@ ddr_tcp_listener_new (DdrRelay *relay, GInetSocketAddress *address,
       !g_socket_listen (socket, &local_error))
     {
       g_set_error (error, G_IO_ERROR, local_error->code,
-                   "cannot listen on TCP %s: %s", text, local_error->message);
+                   "cannot listen on TCP %s: %s", text, ddr_listen_error_reason (local_error));
       return NULL;
     }
 

@@ -150,7 +150,7 @@ ddr_udp_listener_new (DdrRelay *relay, GInetSocketAddress *address, GError **err
   if (!socket || !g_socket_bind (socket, G_SOCKET_ADDRESS (address), FALSE, &local_error))
     {
       g_set_error (error, G_IO_ERROR, local_error->code,
-                   "cannot listen on UDP %s: %s", text, local_error->message);
+                   "cannot listen on UDP %s: %s", text, ddr_listen_error_reason (local_error));
       return NULL;
     }
 

@@ -83,6 +83,7 @@ run (DdrDaemon *d)
   if (!d->relay)
     {
       g_printerr ("threatstop-ddrd: %s\n", error->message);
+      g_clear_pointer (&d->config, ddr_config_free);
       return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT) ? 2 : 1;
     }
 
