@@ -25,6 +25,12 @@ struct _DdrDohEndpoint {
   char              *base_query;  /* the URL's own query string, NULL if none */
   struct curl_slist *resolve;     /* "host:port:ip1,ip2" or NULL */
   gboolean           host_is_ip;
+  /* Client-side state. curl 7.88 parks transfers that wait for a connection in
+   * one FIFO for all hosts and wakes one per finished transfer, so transfers
+   * queued behind a hung upstream starve those of a working one. Until a
+   * connection has answered, only one transfer per endpoint goes to curl. */
+  guint              running;
+  gboolean           ready;
 };
 
 struct _DdrDohTransfer {
@@ -34,7 +40,7 @@ struct _DdrDohTransfer {
   GByteArray           *body;
   CURLU                *get_uh;      /* GET: own copy of the endpoint URL, query rewritten */
   const DdrDohEndpoint *get_ep;
-  const DdrDohEndpoint *ep;
+  DdrDohEndpoint       *ep;
   char                  content_type[64];
   guint32               age_s;
   gboolean              too_big;
@@ -54,7 +60,7 @@ struct _DdrDohClient {
   GPtrArray         *idle;         /* DdrDohTransfer ready for reuse */
   GPtrArray         *idle_easy;    /* CURL easy handles ready for reuse */
   GQueue             active;       /* handed to curl */
-  GQueue             waiting;      /* started, not yet handed to curl */
+  GQueue             waiting;      /* started, not yet handed to curl (see DdrDohEndpoint) */
 };
 
 typedef struct {
@@ -521,17 +527,29 @@ transfer_run (DdrDohClient *c, DdrDohTransfer *t)
       return FALSE;
     }
   t->waiting = FALSE;
+  t->ep->running++;
   g_queue_push_tail_link (&c->active, &t->link);
   return TRUE;
+}
+
+static gboolean
+can_run (DdrDohClient *c, DdrDohEndpoint *ep)
+{
+  return c->active.length < DOH_MAX_RUNNING && (ep->ready || ep->running == 0);
 }
 
 static void
 run_waiting (DdrDohClient *c)
 {
-  while (c->waiting.head && c->active.length < DOH_MAX_RUNNING)
-    {
-      DdrDohTransfer *t = c->waiting.head->data;
+  GList *next;
 
+  for (GList *l = c->waiting.head; l && c->active.length < DOH_MAX_RUNNING; l = next)
+    {
+      DdrDohTransfer *t = l->data;
+
+      next = l->next;
+      if (!can_run (c, t->ep))
+        continue;
       g_queue_unlink (&c->waiting, &t->link);
       if (!transfer_run (c, t))
         {
@@ -586,6 +604,11 @@ transfer_finish (DdrDohClient *c, DdrDohTransfer *t, CURLcode rc)
 
   curl_multi_remove_handle (c->multi, t->easy);
   g_queue_unlink (&c->active, &t->link);
+  t->ep->running--;
+  if (r.http_status > 0)
+    t->ep->ready = TRUE;
+  else if (rc != CURLE_OK)
+    t->ep->ready = FALSE;
   /* The callback may start or cancel other transfers; this one is out of the way. */
   done (&r, user_data);
   transfer_recycle (c, t);
@@ -610,7 +633,7 @@ process_messages (DdrDohClient *c)
 }
 
 static gboolean
-transfer_prepare_get (DdrDohTransfer *t, const DdrDohEndpoint *ep, const guint8 *query, gsize len)
+transfer_prepare_get (DdrDohTransfer *t, DdrDohEndpoint *ep, const guint8 *query, gsize len)
 {
   g_autofree char *b64 = g_base64_encode (query, len);
   g_autofree char *q = NULL;
@@ -642,7 +665,7 @@ transfer_prepare_get (DdrDohTransfer *t, const DdrDohEndpoint *ep, const guint8 
 }
 
 DdrDohTransfer *
-ddr_doh_client_start (DdrDohClient *c, const DdrDohEndpoint *ep,
+ddr_doh_client_start (DdrDohClient *c, DdrDohEndpoint *ep,
                       const guint8 *query, gsize len,
                       DdrDohTransferDone done, gpointer user_data)
 {
@@ -674,7 +697,7 @@ ddr_doh_client_start (DdrDohClient *c, const DdrDohEndpoint *ep,
 
   /* add_handle only arms the timer (timeout 0): curl starts from its dispatch,
    * so the callback can never run from here. */
-  if (c->active.length >= DOH_MAX_RUNNING)
+  if (!can_run (c, ep))
     {
       t->waiting = TRUE;
       g_queue_push_tail_link (&c->waiting, &t->link);
@@ -701,6 +724,7 @@ ddr_doh_client_cancel (DdrDohClient *c, DdrDohTransfer *t)
     }
   curl_multi_remove_handle (c->multi, t->easy);
   g_queue_unlink (&c->active, &t->link);
+  t->ep->running--;
   transfer_recycle (c, t);
   run_waiting (c);
 }
@@ -729,6 +753,7 @@ ddr_doh_client_drop_connections (DdrDohClient *c)
       DdrDohTransfer *t = l->data;
 
       transfer_reset_response (t);
+      t->ep->ready = FALSE;
       curl_easy_setopt (t->easy, CURLOPT_RESOLVE, t->ep->resolve);
       if (curl_multi_add_handle (c->multi, t->easy) != CURLM_OK)
         g_warning ("could not restart a DoH transfer after dropping connections");

@@ -45,7 +45,7 @@ void            ddr_doh_client_free (DdrDohClient *client);
 
 /* Start one exchange (query copied). Calls back exactly once, never from here,
  * unless cancelled. NULL only if curl refuses the transfer. */
-DdrDohTransfer *ddr_doh_client_start  (DdrDohClient *client, const DdrDohEndpoint *endpoint,
+DdrDohTransfer *ddr_doh_client_start  (DdrDohClient *client, DdrDohEndpoint *endpoint,
                                        const guint8 *query, gsize len,
                                        DdrDohTransferDone done, gpointer user_data);
 /* Stop a transfer; its callback is not called. */
