@@ -955,6 +955,13 @@ class Daemon:
             upstreams.append(d)
         return stats, upstreams
 
+    def wait_stat(self, key, pred, timeout=5.0):
+        """Poll the SIGUSR1 statistics until pred(int(value of key)) holds."""
+        def check():
+            stats, _ = self.statistics()
+            return pred(int(stats.get(key, -1)))
+        return wait_until(check, timeout, interval=0.05, what='statistics %s' % key)
+
     def query(self, name, qtype='A', tcp=False, timeout=3.0, **kw):
         host, port = self.addr
         if tcp:

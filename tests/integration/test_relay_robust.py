@@ -4,6 +4,7 @@
 import os
 import random
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -263,6 +264,57 @@ class TestRelayRobust(RigTestCase):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
             s.close()
         self.assertHealthy(d, 'connections reset with queries in flight')
+
+    # --- lifecycle under load ---------------------------------------------------
+
+    def _load(self, d, n=20):
+        host, port = d.addr
+        socks = []
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        socks.append(u)
+        for i in range(n):
+            u.sendto(rig.build_query('load%d.bench.test' % i), (host, port))
+        for i in range(5):
+            t = rig.tcp_connect(host, port)
+            t.sendall(b''.join(rig.tcp_frame(rig.build_query('tload%d-%d.bench.test' % (i, j)))
+                               for j in range(5)))
+            socks.append(t)
+        for s in socks:
+            self.addCleanup(s.close)
+        return socks
+
+    def test_sigterm_with_queries_in_flight(self):
+        d = self.start_daemon(self.unbound, timeout_ms=3000)
+        self.assertAnswered(d.query('allowed.test'))
+        self.unbound.pause()
+        self.addCleanup(self.unbound.resume)
+        self._load(d)
+        # wait until the daemon has them (they show up as inflight in its statistics)
+        d.wait_stat('inflight', lambda n: n > 0)
+        t0 = time.monotonic()
+        self.assertEqual(d.stop(expect=0, timeout=5), 0)
+        self.assertLess(time.monotonic() - t0, 5)
+
+    def test_sighup_with_queries_in_flight(self):
+        d = self.start_daemon(self.unbound, timeout_ms=1500)
+        self.assertAnswered(d.query('allowed.test'))
+        self.unbound.pause()
+        self._load(d)
+        d.signal(signal.SIGHUP)
+        d.signal(signal.SIGHUP)
+        self.unbound.resume()
+        self._load(d)
+        d.signal(signal.SIGHUP)
+        self.assertHealthy(d, 'SIGHUP with queries in flight')
+        rig.wait_until(lambda: d.query('after-hup.bench.test').rcode_name == 'NOERROR', 5)
+
+    def test_signal_storm(self):
+        d = self.start_daemon(self.unbound)
+        for i in range(50):
+            d.signal(signal.SIGUSR1)
+            if i % 10 == 0:
+                d.signal(signal.SIGHUP)
+        self.assertHealthy(d, 'a storm of SIGUSR1/SIGHUP')
 
     # --- configuration --------------------------------------------------------
 

@@ -263,5 +263,47 @@ class TestRelayTcp(RigTestCase):
         self.assertEqual(rig.tcp_recv_msg(s).id, 4242)
 
 
+    def test_pending_query_outlives_idle_timeout(self):
+        # idle means nothing pending: a query waiting on a hung upstream still gets its answer
+        d = self.start_daemon(self.unbound, tcp_idle_timeout_ms=1000, timeout_ms=1800)
+        self.assertAnswered(d.query('allowed.test'))
+        self.unbound.pause()
+        self.addCleanup(self.unbound.resume)
+        s = rig.tcp_connect(*d.addr, timeout=5)
+        self.addCleanup(s.close)
+        s.sendall(rig.tcp_frame(rig.build_query('pending.bench.test', 'A', qid=99)))
+        try:
+            m = rig.tcp_recv_msg(s)
+        except (EOFError, ConnectionResetError):
+            self.fail('connection closed by the idle timer while a query was pending')
+        self.assertEqual(m.id, 99)
+        self.assertEqual(m.rcode_name, 'SERVFAIL')
+
+    def test_client_gone_before_answer(self):
+        # answers that arrive for connections already closed (or reset) must be dropped safely
+        d = self.start_daemon(self.unbound, timeout_ms=1500)
+        host, port = d.addr
+        self.assertAnswered(d.query('allowed.test'))
+        self.unbound.pause()
+        for i in range(10):
+            s = rig.tcp_connect(host, port)
+            s.sendall(b''.join(rig.tcp_frame(rig.build_query('gone%d-%d.bench.test' % (i, j)))
+                               for j in range(5)))
+            if i % 2:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+            s.close()
+        d.wait_stat('inflight', lambda n: n > 0)
+        self.unbound.resume()                       # late answers for dead connections
+        d.wait_stat('inflight', lambda n: n == 0)
+        self.unbound.pause()
+        for i in range(10):
+            s = rig.tcp_connect(host, port)
+            s.sendall(rig.tcp_frame(rig.build_query('late%d.bench.test' % i)))
+            s.close()
+        d.wait_stat('inflight', lambda n: n > 0)
+        d.wait_stat('inflight', lambda n: n == 0)   # they time out for dead connections
+        self.unbound.resume()
+        self._alive_and_answering(d, 'clients gone before their answers')
+
 if __name__ == '__main__':
     unittest.main()
