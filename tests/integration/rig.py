@@ -1,6 +1,13 @@
 #!/usr/bin/python3
 """Test rig for threatstop-ddr integration tests: a test CA, unbound as the DoH service,
-the daemon under test, and a small DNS wire encoder/decoder (stdlib only)."""
+the daemon under test, and a small DNS wire encoder/decoder (stdlib only).
+
+Run the tests:   meson test -C build --suite integration
+One file:        DDR_BUILD_DIR=build /usr/bin/python3 tests/integration/run.py \
+                     tests/integration/test_relay_tcp.py [-k PATTERN]
+A DoH service:   /usr/bin/python3 tests/integration/rig.py serve --dir DIR
+                 (prints DOH_PORT=, PLAIN_PORT=, DOH_URL=, CA=, then READY; SIGTERM stops it)
+DDR_KEEP_TMP=1 keeps each test's temp dir (configs and logs); logs are dumped on failure."""
 
 import os
 import random
