@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "ddr-doh-client.h"
+#include "ddr-deadline-source.h"
 
 #include <curl/curl.h>
 #include <gio/gio.h>
@@ -69,11 +70,6 @@ typedef struct {
   curl_socket_t  fd;
   gpointer       tag;
 } SockSource;
-
-typedef struct {
-  GSource       source;
-  DdrDohClient *client;
-} TimerSource;
 
 /* ---- endpoints ---- */
 
@@ -264,25 +260,21 @@ timer_cb (CURLM *multi, long timeout_ms, void *userp)
   DdrDohClient *c = userp;
 
   if (timeout_ms < 0)
-    g_source_set_ready_time (c->timer, -1);
+    ddr_deadline_source_set (c->timer, -1);
   else
-    g_source_set_ready_time (c->timer, g_get_monotonic_time () + (gint64) timeout_ms * 1000);
+    ddr_deadline_source_set (c->timer, g_get_monotonic_time () + (gint64) timeout_ms * 1000);
   return 0;
 }
 
-static gboolean
-timer_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+static void
+timer_fire (gpointer user_data)
 {
-  DdrDohClient *c = ((TimerSource *) source)->client;
+  DdrDohClient *c = user_data;
   int running;
 
-  g_source_set_ready_time (source, -1);
   curl_multi_socket_action (c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
   process_messages (c);
-  return G_SOURCE_CONTINUE;
 }
-
-static GSourceFuncs timer_funcs = { .dispatch = timer_dispatch };
 
 static CURLM *
 multi_new (DdrDohClient *c)
@@ -738,7 +730,7 @@ multi_teardown (DdrDohClient *c)
   c->multi = NULL;
   /* whatever curl did not report as removed goes now */
   g_hash_table_remove_all (c->socks);
-  g_source_set_ready_time (c->timer, -1);
+  ddr_deadline_source_set (c->timer, -1);
 }
 
 void
@@ -785,11 +777,7 @@ ddr_doh_client_new (const char *ca_file, DdrDohMethod method)
   if (method == DDR_DOH_METHOD_POST)
     c->headers = curl_slist_append (c->headers, "Content-Type: application/dns-message");
 
-  c->timer = g_source_new (&timer_funcs, sizeof (TimerSource));
-  ((TimerSource *) c->timer)->client = c;
-  g_source_set_name (c->timer, "ddr-doh-timer");
-  g_source_set_ready_time (c->timer, -1);
-  g_source_attach (c->timer, NULL);
+  c->timer = ddr_deadline_source_new ("ddr-doh-timer", timer_fire, c);
 
   c->multi = multi_new (c);
   return c;
@@ -822,8 +810,7 @@ ddr_doh_client_free (DdrDohClient *c)
     curl_easy_cleanup (c->idle_easy->pdata[i]);
   g_ptr_array_unref (c->idle_easy);
   g_hash_table_unref (c->socks);
-  g_source_destroy (c->timer);
-  g_source_unref (c->timer);
+  ddr_deadline_source_free (c->timer);
   curl_slist_free_all (c->headers);
   g_free (c->ca_file);
   g_free (c);

@@ -57,17 +57,13 @@ struct _DdrTcpConn {
 static void     conn_close          (DdrTcpConn *conn, const char *why);
 static gboolean conn_process_frames (DdrTcpConn *conn);
 
-static gint64
-now_us (void)
-{
-  return g_get_monotonic_time ();
-}
-
 static void
 conn_touch (DdrTcpConn *conn)
 {
-  conn->deadline = now_us () + (gint64) conn->listener->limits.idle_timeout_ms * 1000;
-  g_source_set_ready_time (conn->source, conn->deadline);
+  /* Read by conn_prepare(): g_source_set_ready_time would cost an eventfd
+   * write (a syscall) on every query. */
+  conn->deadline = g_source_get_time (conn->source) +
+                   (gint64) conn->listener->limits.idle_timeout_ms * 1000;
 }
 
 static void
@@ -263,8 +259,7 @@ conn_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
     }
   if (conn->listener && (revents & G_IO_IN))
     conn_read (conn);
-  if (conn->listener && g_source_get_ready_time (source) >= 0 &&
-      now_us () >= conn->deadline)
+  if (conn->listener && g_source_get_time (source) >= conn->deadline)
     {
       /* Waiting on our own upstream is not the client's fault: the query
        * timeout bounds that. Anything else past the deadline is idle,
@@ -281,7 +276,25 @@ conn_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-static GSourceFuncs conn_source_funcs = { NULL, NULL, conn_dispatch, NULL, NULL, NULL };
+static gboolean
+conn_prepare (GSource *source, gint *timeout)
+{
+  DdrTcpConn *conn = ((DdrTcpSource *) source)->conn;
+  gint64 left = conn->deadline - g_source_get_time (source);
+
+  *timeout = left <= 0 ? 0 : (gint) MIN ((left + 999) / 1000, G_MAXINT);
+  return left <= 0;
+}
+
+static gboolean
+conn_check (GSource *source)
+{
+  DdrTcpConn *conn = ((DdrTcpSource *) source)->conn;
+
+  return g_source_get_time (source) >= conn->deadline;
+}
+
+static GSourceFuncs conn_source_funcs = { conn_prepare, conn_check, conn_dispatch, NULL, NULL, NULL };
 
 static void
 conn_close (DdrTcpConn *conn, const char *why)

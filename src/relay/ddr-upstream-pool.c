@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "ddr-upstream-pool.h"
+#include "ddr-deadline-source.h"
 #include "ddr-doh-client.h"
 
 #include <errno.h>
@@ -71,11 +72,6 @@ struct _DdrUpstreamPool {
   GQueue        failed_now;
   GSource      *timer;
 };
-
-typedef struct {
-  GSource          source;
-  DdrUpstreamPool *pool;
-} PoolTimer;
 
 const char *
 ddr_doh_status_to_string (DdrDohStatus status)
@@ -384,18 +380,15 @@ rearm_timer (DdrUpstreamPool *pool)
           t = t < 0 ? h : MIN (t, h);
         }
     }
-  if (g_source_get_ready_time (pool->timer) != t)
-    g_source_set_ready_time (pool->timer, t);
+  ddr_deadline_source_set (pool->timer, t);
 }
 
-static gboolean
-pool_timer_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+static void
+pool_timer_fire (gpointer user_data)
 {
-  DdrUpstreamPool *pool = ((PoolTimer *) source)->pool;
+  DdrUpstreamPool *pool = user_data;
   gint64 now = g_get_monotonic_time ();
   GList *l;
-
-  g_source_set_ready_time (source, -1);
 
   while ((l = pool->failed_now.head))
     {
@@ -435,10 +428,7 @@ pool_timer_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
     }
 
   rearm_timer (pool);
-  return G_SOURCE_CONTINUE;
 }
-
-static GSourceFuncs pool_timer_funcs = { .dispatch = pool_timer_dispatch };
 
 void
 ddr_upstream_pool_send (DdrUpstreamPool *pool, const guint8 *query, gsize len,
@@ -618,11 +608,7 @@ ddr_upstream_pool_new (const DdrUpstreamConfig *config, GError **error)
 
   pool->client = ddr_doh_client_new (config->ca_file && *config->ca_file ? config->ca_file : NULL,
                                      config->method);
-  pool->timer = g_source_new (&pool_timer_funcs, sizeof (PoolTimer));
-  ((PoolTimer *) pool->timer)->pool = pool;
-  g_source_set_name (pool->timer, "ddr-upstream-deadline");
-  g_source_set_ready_time (pool->timer, -1);
-  g_source_attach (pool->timer, NULL);
+  pool->timer = ddr_deadline_source_new ("ddr-upstream-deadline", pool_timer_fire, pool);
   return g_steal_pointer (&pool);
 }
 
@@ -634,11 +620,7 @@ ddr_upstream_pool_free (DdrUpstreamPool *pool)
   while (pool->pending.head)
     query_complete (pool->pending.head->data, DDR_DOH_CANCELLED, NULL, 0, NULL, 0);
   ddr_doh_client_free (pool->client);
-  if (pool->timer)
-    {
-      g_source_destroy (pool->timer);
-      g_source_unref (pool->timer);
-    }
+  g_clear_pointer (&pool->timer, ddr_deadline_source_free);
   for (guint i = 0; i < pool->n_ups; i++)
     {
       g_free (pool->ups[i].url);
