@@ -1,9 +1,8 @@
-/* threatstop-ddrd: options, logging, signals; builds the relay and runs the main loop. */
+/* threatstop-ddrd: options, logging, signals; builds the manager, owns the bus name last. */
 #define G_LOG_DOMAIN "ddr-daemon"
 
 #include "config.h"
 
-#include <errno.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,16 +10,14 @@
 #include <glib-unix.h>
 #include <curl/curl.h>
 
-#include "ddr-config.h"
-#include "ddr-relay.h"
+#include "ddr-dbus-service.h"
+#include "ddr-manager.h"
 #include "ddr-sd-notify.h"
 
 typedef struct {
-  GMainLoop *loop;
-  char      *config_path;
-  char      *state_dir;
-  DdrConfig *config;
-  DdrRelay  *relay;
+  GMainLoop  *loop;
+  DdrManager *manager;
+  gboolean    ready_sent;
 } DdrDaemon;
 
 static gboolean
@@ -38,20 +35,9 @@ static gboolean
 on_reload (gpointer user_data)
 {
   DdrDaemon *d = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(DdrConfig) config = NULL;
 
-  ddr_sd_notify ("RELOADING=1");
-  config = ddr_config_load (d->config_path, d->state_dir, &error);
-  if (!config || !ddr_relay_reconfigure (d->relay, &config->relay, &error))
-    g_warning ("reload refused, the running configuration stays: %s", error->message);
-  else
-    {
-      ddr_config_free (d->config);
-      d->config = g_steal_pointer (&config);
-      g_message ("configuration reloaded from %s", d->config_path);
-    }
-  ddr_sd_notify ("READY=1");
+  /* The same path as D-Bus Reload(); it logs its own outcome. */
+  ddr_manager_reload (d->manager, NULL);
   return G_SOURCE_CONTINUE;
 }
 
@@ -60,48 +46,61 @@ on_statistics (gpointer user_data)
 {
   DdrDaemon *d = user_data;
 
-  ddr_relay_log_statistics (d->relay);
+  ddr_manager_log_statistics (d->manager);
   return G_SOURCE_CONTINUE;
 }
 
-static int
-run (DdrDaemon *d)
+/* Ready once the relay is bound and the bus name is settled (owned, taken, or no bus). */
+static void
+on_ready (gpointer user_data)
 {
-  g_autoptr(GError) error = NULL;
+  DdrDaemon *d = user_data;
   g_autofree char *status = NULL;
 
-  d->config = ddr_config_load (d->config_path, d->state_dir, &error);
-  if (!d->config)
-    {
-      g_printerr ("threatstop-ddrd: %s\n", error->message);
-      return 2;
-    }
-  if (g_mkdir_with_parents (d->state_dir, 0755) != 0)
-    g_warning ("cannot create state directory %s: %s", d->state_dir, g_strerror (errno));
-
-  d->relay = ddr_relay_new (&d->config->relay, &error);
-  if (!d->relay)
-    {
-      g_printerr ("threatstop-ddrd: %s\n", error->message);
-      g_clear_pointer (&d->config, ddr_config_free);
-      return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT) ? 2 : 1;
-    }
-
-  d->loop = g_main_loop_new (NULL, FALSE);
-  g_unix_signal_add (SIGTERM, on_quit, d);
-  g_unix_signal_add (SIGINT, on_quit, d);
-  g_unix_signal_add (SIGHUP, on_reload, d);
-  g_unix_signal_add (SIGUSR1, on_statistics, d);
-
-  status = g_strdup_printf ("READY=1\nSTATUS=relaying to %s", d->config->relay.upstream.urls[0]);
+  if (d->ready_sent)
+    return;
+  d->ready_sent = TRUE;
+  status = g_strdup_printf ("READY=1\nSTATUS=%s", ddr_manager_get_summary (d->manager));
   ddr_sd_notify (status);
-  g_message ("threatstop-ddrd %s ready (forwarding to %s)", PACKAGE_VERSION,
-             d->config->relay.upstream.urls[0]);
-  g_main_loop_run (d->loop);
+  g_message ("threatstop-ddrd %s ready (%s)", PACKAGE_VERSION,
+             ddr_manager_get_summary (d->manager));
+}
 
-  g_clear_pointer (&d->relay, ddr_relay_free);
-  g_clear_pointer (&d->loop, g_main_loop_unref);
-  g_clear_pointer (&d->config, ddr_config_free);
+static int
+run (const char *config_path, const char *state_dir, gboolean no_bus)
+{
+  g_autoptr(GError) error = NULL;
+  DdrDbusService *service;
+  DdrDaemon d = { 0 };
+  gboolean bad_config = FALSE;
+
+  d.manager = ddr_manager_new (config_path, state_dir, &bad_config, &error);
+  if (!d.manager)
+    {
+      g_printerr ("threatstop-ddrd: %s\n", error->message);
+      return bad_config ? 2 : 1;
+    }
+  service = DDR_DBUS_SERVICE (ddr_manager_get_service (d.manager));
+
+  d.loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGTERM, on_quit, &d);
+  g_unix_signal_add (SIGINT, on_quit, &d);
+  g_unix_signal_add (SIGHUP, on_reload, &d);
+  g_unix_signal_add (SIGUSR1, on_statistics, &d);
+
+  if (no_bus)
+    on_ready (&d);
+  else
+    ddr_dbus_service_publish (service, G_CALLBACK (on_ready), &d);
+  g_main_loop_run (d.loop);
+
+  if (!no_bus)
+    ddr_dbus_service_unpublish (service);
+  /* Let cancelled polkit checks and bus callbacks finish before the objects go. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_clear_object (&d.manager);
+  g_clear_pointer (&d.loop, g_main_loop_unref);
   return 0;
 }
 
@@ -124,7 +123,6 @@ main (int argc, char **argv)
   };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
-  DdrDaemon daemon = { 0 };
   int rc;
 
   setlocale (LC_ALL, "");
@@ -158,16 +156,8 @@ main (int argc, char **argv)
   signal (SIGPIPE, SIG_IGN);
   curl_global_init (CURL_GLOBAL_DEFAULT);
 
-  daemon.config_path = config_path ? config_path : g_strdup (DDR_SYSCONFDIR "/ddr.conf");
-  daemon.state_dir = state_dir ? state_dir : g_strdup (DDR_STATEDIR);
-  config_path = NULL;
-  state_dir = NULL;
-  if (!no_bus)
-    g_debug ("D-Bus service not built yet; running as a plain relay");
-
-  rc = run (&daemon);
-  g_free (daemon.config_path);
-  g_free (daemon.state_dir);
+  rc = run (config_path ? config_path : DDR_SYSCONFDIR "/ddr.conf",
+            state_dir ? state_dir : DDR_STATEDIR, no_bus);
   curl_global_cleanup ();
   return rc;
 }

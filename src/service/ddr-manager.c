@@ -1,0 +1,298 @@
+/* The daemon's core: configuration, the relay, the published state, reload. No bus I/O. */
+#define G_LOG_DOMAIN "ddr-manager"
+
+#include "config.h"
+
+#include <errno.h>
+
+#include "ddr-config.h"
+#include "ddr-dbus-service.h"
+#include "ddr-error.h"
+#include "ddr-manager.h"
+#include "ddr-relay.h"
+#include "ddr-sd-notify.h"
+#include "ddr-stats-variant.h"
+
+/* The longest pause Pause() accepts: one week. */
+#define DDR_PAUSE_MAX_MINUTES (7 * 24 * 60)
+
+#define FORWARDING_REASON \
+  "Roaming is off: the relay forwards DNS queries to the ThreatSTOP service, " \
+  "and the system DNS settings are left unchanged."
+
+struct _DdrManager {
+  GObject        parent_instance;
+
+  char          *config_path;
+  char          *state_dir;
+  DdrConfig     *config;
+  DdrRelay      *relay;
+  gint64         started_us;     /* monotonic */
+  char          *summary;
+  DdrGenService *service;        /* the published state: D-Bus properties */
+};
+
+G_DEFINE_FINAL_TYPE (DdrManager, ddr_manager, G_TYPE_OBJECT)
+
+/* The one place the roaming state changes: State, Reason, Protected and
+ * UnprotectedSince always move together. The generated setters emit
+ * PropertiesChanged (only for values that really change) once exported. */
+static void
+set_state (DdrManager *self, const char *state, const char *reason, gboolean protected)
+{
+  DdrGenService *s = self->service;
+  gboolean was_protected = ddr_gen_service_get_protected (s);
+  gboolean changed = g_strcmp0 (ddr_gen_service_get_state (s), state) != 0;
+  guint64 unprotected_since = ddr_gen_service_get_unprotected_since (s);
+
+  /* Forwarding steers nothing, so nothing is "unprotected" there either. */
+  if (protected || g_str_equal (state, "forwarding"))
+    unprotected_since = 0;
+  else if (was_protected || unprotected_since == 0)
+    unprotected_since = (guint64) (g_get_real_time () / G_USEC_PER_SEC);
+
+  g_object_freeze_notify (G_OBJECT (s));
+  ddr_gen_service_set_state (s, state);
+  ddr_gen_service_set_reason (s, reason);
+  ddr_gen_service_set_protected (s, protected);
+  ddr_gen_service_set_unprotected_since (s, unprotected_since);
+  g_object_thaw_notify (G_OBJECT (s));
+
+  if (changed)
+    g_info ("state %s: %s", state, reason);
+}
+
+static void
+set_last_error (DdrManager *self, const char *message)
+{
+  ddr_gen_service_set_last_error (self->service, message ? message : "");
+}
+
+static void
+refresh_service_reachable (DdrManager *self)
+{
+  g_autofree DdrUpstreamInfo *ups = NULL;
+  gboolean reachable = FALSE;
+  guint n = 0;
+
+  ups = ddr_relay_get_upstreams (self->relay, &n);
+  for (guint i = 0; i < n; i++)
+    reachable = reachable || ups[i].healthy;
+  ddr_gen_service_set_service_reachable (self->service, reachable);
+}
+
+/* Properties that come straight from the configuration. */
+static void
+publish_config (DdrManager *self)
+{
+  const DdrRelayConfig *rc = &self->config->relay;
+  DdrGenService *s = self->service;
+
+  g_object_freeze_notify (G_OBJECT (s));
+  ddr_gen_service_set_service_url (s, rc->upstream.urls[0]);
+  ddr_gen_service_set_listen_addresses (s, (const char *const *) rc->listen);
+  ddr_gen_service_set_check_domain (s, rc->check_domain ? rc->check_domain : "");
+  g_object_thaw_notify (G_OBJECT (s));
+  refresh_service_reachable (self);
+
+  g_free (self->summary);
+  self->summary = g_strdup_printf ("relaying to %s", rc->upstream.urls[0]);
+}
+
+static void
+ddr_manager_finalize (GObject *object)
+{
+  DdrManager *self = DDR_MANAGER (object);
+
+  g_clear_object (&self->service);
+  g_clear_pointer (&self->relay, ddr_relay_free);
+  g_clear_pointer (&self->config, ddr_config_free);
+  g_free (self->config_path);
+  g_free (self->state_dir);
+  g_free (self->summary);
+  G_OBJECT_CLASS (ddr_manager_parent_class)->finalize (object);
+}
+
+static void
+ddr_manager_class_init (DdrManagerClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = ddr_manager_finalize;
+}
+
+static void
+ddr_manager_init (DdrManager *self)
+{
+  self->started_us = g_get_monotonic_time ();
+}
+
+DdrManager *
+ddr_manager_new (const char *config_path, const char *state_dir, gboolean *bad_config,
+                 GError **error)
+{
+  g_autoptr(DdrManager) self = g_object_new (DDR_TYPE_MANAGER, NULL);
+  g_autoptr(GError) local_error = NULL;
+  DdrGenService *s;
+
+  *bad_config = TRUE;
+  self->config_path = g_strdup (config_path);
+  self->state_dir = g_strdup (state_dir);
+  self->config = ddr_config_load (config_path, state_dir, error);
+  if (!self->config)
+    return NULL;
+  if (g_mkdir_with_parents (state_dir, 0755) != 0)
+    g_warning ("cannot create state directory %s: %s", state_dir, g_strerror (errno));
+
+  self->relay = ddr_relay_new (&self->config->relay, &local_error);
+  if (!self->relay)
+    {
+      *bad_config = g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  *bad_config = FALSE;
+
+  self->service = DDR_GEN_SERVICE (ddr_dbus_service_new (self));
+  s = self->service;
+  ddr_gen_service_set_version (s, PACKAGE_VERSION);
+  ddr_gen_service_set_portal_url (s, "");
+  ddr_gen_service_set_network (s, "");
+  ddr_gen_service_set_last_error (s, "");
+  ddr_gen_service_set_paused_until (s, 0);
+  /* Roaming arrives with its own issue; until then the daemon is a forwarder that
+   * steers nothing. */
+  ddr_gen_service_set_dns_backend (s, "none");
+  set_state (self, "starting", "The daemon is starting.", FALSE);
+  publish_config (self);
+  set_state (self, "forwarding", FORWARDING_REASON, FALSE);
+
+  return g_steal_pointer (&self);
+}
+
+DdrGenService *
+ddr_manager_get_service (DdrManager *self)
+{
+  g_return_val_if_fail (DDR_IS_MANAGER (self), NULL);
+  return self->service;
+}
+
+const char *
+ddr_manager_get_summary (DdrManager *self)
+{
+  g_return_val_if_fail (DDR_IS_MANAGER (self), NULL);
+  return self->summary;
+}
+
+gboolean
+ddr_manager_reload (DdrManager *self, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(DdrConfig) config = NULL;
+  g_autofree char *status = NULL;
+  g_autofree char *message = NULL;
+
+  g_return_val_if_fail (DDR_IS_MANAGER (self), FALSE);
+
+  ddr_sd_notify ("RELOADING=1");
+  config = ddr_config_load (self->config_path, self->state_dir, &local_error);
+  if (!config || !ddr_relay_reconfigure (self->relay, &config->relay, &local_error))
+    {
+      message = g_strdup_printf ("Configuration reload refused, the running configuration "
+                                 "stays: %s", local_error->message);
+      g_warning ("%s", message);
+      set_last_error (self, message);
+      ddr_sd_notify ("READY=1");
+      g_set_error_literal (error, DDR_ERROR, DDR_ERROR_FAILED, message);
+      return FALSE;
+    }
+
+  ddr_config_free (self->config);
+  self->config = g_steal_pointer (&config);
+  publish_config (self);
+  set_last_error (self, NULL);
+  g_message ("configuration reloaded from %s", self->config_path);
+  status = g_strdup_printf ("READY=1\nSTATUS=%s", self->summary);
+  ddr_sd_notify (status);
+  return TRUE;
+}
+
+GVariant *
+ddr_manager_get_statistics (DdrManager *self)
+{
+  g_autofree DdrUpstreamInfo *ups = NULL;
+  guint n = 0;
+  guint64 uptime_s;
+
+  g_return_val_if_fail (DDR_IS_MANAGER (self), NULL);
+
+  refresh_service_reachable (self);
+  ups = ddr_relay_get_upstreams (self->relay, &n);
+  uptime_s = (guint64) (g_get_monotonic_time () - self->started_us) / G_USEC_PER_SEC;
+  return ddr_stats_to_variant (ddr_relay_get_stats (self->relay),
+                               ddr_relay_get_inflight (self->relay), ups, n, uptime_s);
+}
+
+void
+ddr_manager_log_statistics (DdrManager *self)
+{
+  g_return_if_fail (DDR_IS_MANAGER (self));
+  ddr_relay_log_statistics (self->relay);
+}
+
+void
+ddr_manager_network_event (DdrManager *self, const char *action, const char *iface,
+                           guint n_env)
+{
+  g_return_if_fail (DDR_IS_MANAGER (self));
+
+  g_info ("network event %s on %s (%u variables)", action,
+          iface && *iface ? iface : "(no interface)", n_env);
+  /* Counts network_events, flushes the cache, drops upstream connections (they may
+   * have died with the old network). The roaming controller will re-probe here. */
+  ddr_relay_network_changed (self->relay);
+  refresh_service_reachable (self);
+}
+
+void
+ddr_manager_reprobe (DdrManager *self)
+{
+  g_return_if_fail (DDR_IS_MANAGER (self));
+  g_debug ("reprobe requested");
+  refresh_service_reachable (self);
+}
+
+gboolean
+ddr_manager_pause (DdrManager *self, guint minutes, GError **error)
+{
+  g_return_val_if_fail (DDR_IS_MANAGER (self), FALSE);
+
+  if (minutes > DDR_PAUSE_MAX_MINUTES)
+    {
+      g_set_error (error, DDR_ERROR, DDR_ERROR_INVALID_ARGS,
+                   "Cannot pause for %u minutes: at most %u (one week); 0 = until Resume()",
+                   minutes, DDR_PAUSE_MAX_MINUTES);
+      return FALSE;
+    }
+  if (g_str_equal (ddr_gen_service_get_state (self->service), "forwarding"))
+    {
+      g_set_error_literal (error, DDR_ERROR, DDR_ERROR_FAILED,
+                           "Nothing to pause: roaming is off, the system DNS is not steered.");
+      return FALSE;
+    }
+  g_set_error_literal (error, DDR_ERROR, DDR_ERROR_FAILED, "Pausing needs the roaming controller.");
+  return FALSE;
+}
+
+gboolean
+ddr_manager_resume (DdrManager *self, GError **error)
+{
+  g_return_val_if_fail (DDR_IS_MANAGER (self), FALSE);
+
+  if (g_str_equal (ddr_gen_service_get_state (self->service), "forwarding"))
+    {
+      g_set_error_literal (error, DDR_ERROR, DDR_ERROR_FAILED,
+                           "Nothing to resume: roaming is off, the system DNS is not steered.");
+      return FALSE;
+    }
+  /* Not paused: resuming is a no-op. */
+  return TRUE;
+}
