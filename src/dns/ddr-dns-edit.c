@@ -48,6 +48,7 @@ typedef struct {
   gsize   at;          /* where the splice starts */
   gsize   removed;     /* bytes taken out at `at` */
   gsize   inserted;    /* bytes of room put in at `at` */
+  gsize   rdlength;    /* the OPT RDLENGTH the caller rewrites after; 0 if none */
   gboolean apply;      /* FALSE: dry run, check and mark only */
   guint8  marks[0x4000 / 8];
 } Splice;
@@ -65,22 +66,46 @@ marked (const Splice *sp, gsize pos)
   return pos < 0x4000 && (sp->marks[pos / 8] & (1u << (pos % 8)));
 }
 
-/* A pointer to before the splice is left alone, so the labels it leads to must
- * end (root or pointer) before the splice too; what follows a pointer lies
- * before that pointer, as ddr_dns_read_name insists. */
 static gboolean
-run_ends_before (const guint8 *msg, gsize p, gsize at)
+overlaps_rdlength (const Splice *sp, gsize p, gsize n)
 {
+  return sp->rdlength != 0 && p < sp->rdlength + 2 && sp->rdlength < p + n;
+}
+
+/* A pointer to before the splice is left alone, so every byte its name reads
+ * must keep both its place and its value: the whole chain, not only the first
+ * run, since a later hop can land on bytes that change too. Those are the ones
+ * at or past the splice and the OPT RDLENGTH the caller rewrites; a name
+ * aliased onto the RDLENGTH (a root label on its low byte, say) would
+ * otherwise turn into garbage once it holds the new length. */
+static gboolean
+chain_stays_put (const guint8 *msg, gsize p, const Splice *sp)
+{
+  gsize bound = sp->at;
+  guint hops = 0;
+
   for (;;)
     {
       guint8 c;
 
-      if (p >= at)
+      if (p < DDR_DNS_HEADER_LEN || p >= bound)
         return FALSE;
       c = msg[p];
       if ((c & 0xc0) == 0xc0)
-        return p + 1 < at;
-      if (c & 0xc0)
+        {
+          gsize target;
+
+          if (p + 1 >= bound || overlaps_rdlength (sp, p, 2))
+            return FALSE;
+          target = ((gsize) (c & 0x3f) << 8) | msg[p + 1];
+          /* Strictly backwards, as ddr_dns_read_name insists, so this ends. */
+          if (target >= p || ++hops > 128)
+            return FALSE;
+          bound = p;
+          p = target;
+          continue;
+        }
+      if ((c & 0xc0) || overlaps_rdlength (sp, p, 1 + (gsize) c))
         return FALSE;
       if (c == 0)
         return TRUE;
@@ -110,7 +135,7 @@ fix_name (guint8 *msg, gsize limit, gsize *pos, Splice *sp)
           target = ((gsize) (c & 0x3f) << 8) | msg[p + 1];
           if (target < sp->at)
             {
-              if (!sp->apply && !run_ends_before (msg, target, sp->at))
+              if (!sp->apply && !chain_stays_put (msg, target, sp))
                 return FALSE;
             }
           else
@@ -191,17 +216,19 @@ fix_tail (guint8 *msg, gsize len, gsize tail, Splice *sp)
 }
 
 /* Replace msg[at, at + removed) with `inserted` bytes of room, tail shifted,
- * pointers in the records from `tail` on fixed. All or nothing. */
+ * pointers in the records from `tail` on fixed. rdlength is where the caller
+ * will rewrite the OPT RDLENGTH (0 if it will not). All or nothing. */
 static gboolean
 splice (guint8 *msg, gsize len, gsize cap, gsize tail, gsize at,
-        gsize removed, gsize inserted)
+        gsize removed, gsize inserted, gsize rdlength)
 {
   if (at + removed > len || tail > len || len - removed + inserted > cap ||
       len - removed + inserted > DDR_DNS_MAX_MSG)
     return FALSE;
   if (tail < len)
     {
-      Splice sp = { .at = at, .removed = removed, .inserted = inserted, .apply = FALSE };
+      Splice sp = { .at = at, .removed = removed, .inserted = inserted,
+                    .rdlength = rdlength, .apply = FALSE };
 
       if (!fix_tail (msg, len, tail, &sp))
         return FALSE;
@@ -470,7 +497,7 @@ ddr_dns_strip_opt (guint8 *msg, gsize len)
 
   if (!find_opt (msg, len, &opt))
     return len;
-  if (!splice (msg, len, len, opt.end, opt.start, opt.end - opt.start, 0))
+  if (!splice (msg, len, len, opt.end, opt.start, opt.end - opt.start, 0, 0))
     return len;
   add16 (msg + 10, -1);
   return len - (opt.end - opt.start);
@@ -495,7 +522,7 @@ ddr_dns_strip_option (guint8 *msg, gsize len, guint16 code)
         break;
       if (ddr_dns_get16 (msg + o) == code)
         {
-          if (!splice (msg, len, len, end, o, olen, 0))
+          if (!splice (msg, len, len, end, o, olen, 0, opt.rdata - 2))
             break;
           len -= olen;
           end -= olen;
@@ -507,27 +534,23 @@ ddr_dns_strip_option (guint8 *msg, gsize len, guint16 code)
   return len;
 }
 
-gsize
-ddr_dns_pad_query (guint8 *msg, gsize len, gsize cap, gsize block)
+static gsize
+pad_in_place (guint8 *msg, gsize len, gsize cap, gsize block, DdrDnsInfo *info)
 {
-  DdrDnsInfo info;
   DdrDnsRecord opt;
   gsize pad, need;
 
-  if (ddr_dns_parse_query (msg, len, &info) != DDR_DNS_OK)
-    return 0;
-
   /* The client's padding was sized for its own transport, not ours. */
-  if (info.has_padding)
+  if (info->has_padding)
     {
       len = ddr_dns_strip_option (msg, len, DDR_DNS_OPT_PADDING);
-      if (ddr_dns_parse_query (msg, len, &info) != DDR_DNS_OK || info.has_padding)
+      if (ddr_dns_parse_query (msg, len, info) != DDR_DNS_OK || info->has_padding)
         return 0;
     }
 
   if (!find_opt (msg, len, &opt))
     {
-      if (info.has_opt || cap < len + OPT_RR_LEN || len + OPT_RR_LEN > DDR_DNS_MAX_MSG)
+      if (info->has_opt || cap < len + OPT_RR_LEN || len + OPT_RR_LEN > DDR_DNS_MAX_MSG)
         return 0;
       /* Additional is the last section, so appending keeps the order valid. */
       msg[len] = 0;
@@ -549,7 +572,7 @@ ddr_dns_pad_query (guint8 *msg, gsize len, gsize cap, gsize block)
   need = OPTION_HDR + pad;
   if ((gsize) opt.rdlength + need > G_MAXUINT16)
     return 0;
-  if (!splice (msg, len, cap, opt.end, opt.end, 0, need))
+  if (!splice (msg, len, cap, opt.end, opt.end, 0, need, opt.rdata - 2))
     return 0;
 
   ddr_dns_put16 (msg + opt.end, DDR_DNS_OPT_PADDING);
@@ -557,4 +580,24 @@ ddr_dns_pad_query (guint8 *msg, gsize len, gsize cap, gsize block)
   memset (msg + opt.end + OPTION_HDR, 0, pad);   /* RFC 7830 §4: zeros */
   ddr_dns_put16 (msg + opt.rdata - 2, (guint16) (opt.rdlength + need));
   return len + need;
+}
+
+gsize
+ddr_dns_pad_query (guint8 *msg, gsize len, gsize cap, gsize block)
+{
+  DdrDnsInfo info;
+  g_autofree guint8 *orig = NULL;
+  gsize n;
+
+  if (ddr_dns_parse_query (msg, len, &info) != DDR_DNS_OK)
+    return 0;
+
+  /* Stripping the client's padding or adding an OPT may already have changed
+   * the buffer when a later step refuses; a caller that falls back to sending
+   * the query unpadded needs the bytes it had. */
+  orig = g_memdup2 (msg, len);
+  n = pad_in_place (msg, len, cap, block, &info);
+  if (n == 0)
+    memcpy (msg, orig, len);
+  return n;
 }

@@ -44,13 +44,17 @@ void  ddr_dns_set_ttls (guint8 *msg, gsize len, guint32 ttl);
 /* Prepare a query for DoH in place (buffer capacity cap): remove any EDNS
  * Padding option the client sent, add an OPT RR if there is none
  * (udp size DDR_DNS_DEFAULT_UDP_SIZE, no DO), then add a Padding option so the
- * total length is a multiple of block. Returns the new length, 0 if cap is too small. */
+ * total length is a multiple of block. Returns the new length; 0, with msg left
+ * as it was, if cap is too small or the query cannot be edited safely (a name
+ * after the OPT that compresses against bytes the edit would change). */
 gsize ddr_dns_pad_query (guint8 *msg, gsize len, gsize cap, gsize block);
 
-/* Remove the OPT record entirely (answer for a client that sent no EDNS). Returns new length. */
+/* Remove the OPT record entirely (answer for a client that sent no EDNS). Returns new length;
+ * len, message untouched, if it cannot be removed safely. */
 gsize ddr_dns_strip_opt (guint8 *msg, gsize len);
 
-/* Remove every EDNS option with this code from the OPT record (if any). Returns new length. */
+/* Remove every EDNS option with this code from the OPT record (if any). Returns new length.
+ * An option that cannot be removed safely is left in place; the result always parses. */
 gsize ddr_dns_strip_option (guint8 *msg, gsize len, guint16 code);
 
 G_END_DECLS

@@ -611,6 +611,122 @@ test_strip_option (void)
   g_assert_cmpuint (ddr_dns_strip_opt (m.buf, m.len), ==, m.len);
 }
 
+typedef enum { ALIAS_QNAME, ALIAS_RDLENGTH, ALIAS_VIA_OPTION } AliasCase;
+
+/* A query with an OPT and then an A record whose owner is a pointer: to the
+ * question name (fine), to the low byte of the OPT RDLENGTH (0, so the root),
+ * or to a name in an option's data that itself ends on that byte. Found by
+ * fuzz-dns (regress-name-on-opt-rdlength.bin): padding rewrites the RDLENGTH,
+ * and the owner turned into a label running off into the padding. */
+static void
+build_aliased_query (Msg *m, AliasCase c)
+{
+  gsize opt, target = DDR_DNS_HEADER_LEN;
+
+  put_header (m, DDR_DNS_FLAG_RD, 1, 0, 0, 2);
+  put_name (m, "example.org");
+  put16 (m, DDR_DNS_TYPE_A);
+  put16 (m, DDR_DNS_CLASS_IN);
+  opt = m->len;
+  if (c == ALIAS_VIA_OPTION)
+    {
+      /* 256 bytes of options, so the low byte is 0 here too. */
+      put_opt (m, 1232, 0, 256);
+      put16 (m, 65001);   /* RFC 6891 §9: for local use */
+      put16 (m, 252);
+      target = put_name_ptr (m, "x", opt + 10);
+      for (guint i = 4; i < 252; i++)
+        put8 (m, 0);
+    }
+  else
+    {
+      put_opt (m, 1232, 0, 0);
+      if (c == ALIAS_RDLENGTH)
+        target = opt + 10;
+    }
+  put_name_ptr (m, "", target);
+  put_rr (m, DDR_DNS_TYPE_A, 60, 4);
+  put32 (m, 0x7f000001);
+}
+
+static void
+test_pad_query_aliased_rdlength (void)
+{
+  for (AliasCase c = ALIAS_QNAME; c <= ALIAS_VIA_OPTION; c++)
+    {
+      Msg m, orig;
+      DdrDnsInfo info;
+      gsize n;
+      g_autofree char *before = NULL;
+      g_autofree char *after = NULL;
+
+      build_aliased_query (&m, c);
+      orig = m;
+      g_assert_cmpint (ddr_dns_parse_query (m.buf, m.len, &info), ==, DDR_DNS_OK);
+      before = last_owner (m.buf, m.len);
+
+      n = ddr_dns_pad_query (m.buf, m.len, sizeof m.buf, DDR_DNS_PADDING_BLOCK);
+      if (c == ALIAS_QNAME)
+        {
+          g_assert_cmpuint (n % DDR_DNS_PADDING_BLOCK, ==, 0);
+          g_assert_cmpint (ddr_dns_parse_query (m.buf, n, &info), ==, DDR_DNS_OK);
+          g_assert_true (info.has_padding);
+          after = last_owner (m.buf, n);
+          g_assert_cmpstr (after, ==, "example.org.");
+        }
+      else
+        {
+          /* Refused, and the query is left exactly as it was for the relay
+           * to send unpadded. */
+          g_assert_cmpuint (n, ==, 0);
+          g_assert_cmpmem (m.buf, m.len, orig.buf, orig.len);
+          g_assert_cmpstr (before, ==, c == ALIAS_RDLENGTH ? "." : "x.");
+        }
+    }
+}
+
+/* The same aliasing in a response: stripping the padding would turn the
+ * RDLENGTH's low byte from 0 into 0xfc, which reads as a bad pointer. */
+static void
+test_strip_option_aliased_rdlength (void)
+{
+  Msg m, orig;
+  DdrDnsInfo info;
+  gsize opt, n;
+  g_autofree char *owner = NULL;
+
+  put_header (&m, DDR_DNS_FLAG_QR | DDR_DNS_FLAG_RD | DDR_DNS_FLAG_RA, 1, 0, 0, 2);
+  put_name (&m, "example.org");
+  put16 (&m, DDR_DNS_TYPE_A);
+  put16 (&m, DDR_DNS_CLASS_IN);
+  opt = m.len;
+  put_opt (&m, 1232, 0, 256);
+  put16 (&m, DDR_DNS_OPT_PADDING);
+  put16 (&m, 0);
+  put16 (&m, 65001);
+  put16 (&m, 248);
+  for (guint i = 0; i < 248; i++)
+    put8 (&m, 0);
+  put_name_ptr (&m, "", opt + 10);
+  put_rr (&m, DDR_DNS_TYPE_A, 60, 4);
+  put32 (&m, 0x7f000001);
+  orig = m;
+  g_assert_cmpint (ddr_dns_parse_response (m.buf, m.len, &info), ==, DDR_DNS_OK);
+
+  /* Left in place rather than corrupt the name. */
+  n = ddr_dns_strip_option (m.buf, m.len, DDR_DNS_OPT_PADDING);
+  g_assert_cmpuint (n, ==, m.len);
+  g_assert_cmpmem (m.buf, n, orig.buf, orig.len);
+  g_assert_cmpint (ddr_dns_parse_response (m.buf, n, &info), ==, DDR_DNS_OK);
+  owner = last_owner (m.buf, n);
+  g_assert_cmpstr (owner, ==, ".");
+
+  /* Removing the whole OPT would take the byte the name reads with it. */
+  n = ddr_dns_strip_opt (m.buf, m.len);
+  g_assert_cmpuint (n, ==, m.len);
+  g_assert_cmpint (ddr_dns_parse_response (m.buf, n, &info), ==, DDR_DNS_OK);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -626,6 +742,8 @@ main (int argc, char **argv)
   g_test_add_func ("/dns-edit/pad-query/limits", test_pad_query_limits);
   g_test_add_func ("/dns-edit/strip-opt", test_strip_opt);
   g_test_add_func ("/dns-edit/strip-option", test_strip_option);
+  g_test_add_func ("/dns-edit/pad-query/aliased-rdlength", test_pad_query_aliased_rdlength);
+  g_test_add_func ("/dns-edit/strip-option/aliased-rdlength", test_strip_option_aliased_rdlength);
 
   return g_test_run ();
 }
