@@ -66,7 +66,7 @@ ddr_polkit_check_async (GDBusConnection     *connection,
   g_return_if_fail (G_IS_DBUS_CONNECTION (connection));
   g_return_if_fail (sender != NULL && action_id != NULL);
 
-  task = g_task_new (connection, cancellable, callback, user_data);
+  task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_source_tag (task, ddr_polkit_check_async);
   g_task_set_task_data (task, g_strdup (action_id), g_free);
 
