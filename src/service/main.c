@@ -112,9 +112,9 @@ main (int argc, char **argv)
   gboolean no_bus = FALSE, verbose = FALSE, version = FALSE;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
-      N_("Configuration file (default " DDR_SYSCONFDIR "/ddr.conf)"), N_("PATH") },
+      N_("Configuration file"), N_("PATH") },
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
-      N_("State directory (default " DDR_STATEDIR ")"), N_("DIR") },
+      N_("State directory"), N_("DIR") },
     { "no-bus", 0, 0, G_OPTION_ARG_NONE, &no_bus,
       N_("Do not use D-Bus at all (the relay runs, roaming is off)"), NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_("Log debug messages"), NULL },
@@ -122,17 +122,22 @@ main (int argc, char **argv)
     { NULL }
   };
   g_autoptr(GOptionContext) context = NULL;
+  g_autofree char *description = NULL;
   g_autoptr(GError) error = NULL;
   int rc;
 
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
 
   context = g_option_context_new (NULL);
   g_option_context_set_summary (context,
     _("ThreatSTOP DNS Defense Roaming daemon: a local DNS relay that forwards\n"
       "every query over DNS-over-HTTPS to the ThreatSTOP service."));
+  description = g_strdup_printf (_("Defaults: --config=%s --state-dir=%s"),
+                                 DDR_SYSCONFDIR "/ddr.conf", DDR_STATEDIR);
+  g_option_context_set_description (context, description);
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -141,7 +146,7 @@ main (int argc, char **argv)
     }
   if (argc > 1)
     {
-      g_printerr ("threatstop-ddrd: unexpected argument \"%s\"\n", argv[1]);
+      g_printerr (_("threatstop-ddrd: unexpected argument \"%s\"\n"), argv[1]);
       return 2;
     }
   if (version)
