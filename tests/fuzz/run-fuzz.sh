@@ -10,13 +10,14 @@
 # long from a random seed (or FUZZ_SEED): for campaigns, not CI.
 set -eu
 
-target=$1
+target=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 seeds=$2
 work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-dns.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 
 mkdir "$work/corpus" "$work/artifacts"
 cp "$seeds"/* "$work/corpus/"
+ln -s "$target" "$work/fuzz-target"
 
 if [ -n "${FUZZ_SECONDS:-}" ]; then
   budget="-max_total_time=$FUZZ_SECONDS -seed=${FUZZ_SEED:-0}"
@@ -26,8 +27,10 @@ fi
 
 # A fixed seed alone does not replay: libFuzzer files comparison operands by
 # the comparing code's address and counts stack depth, both of which move with
-# address-space randomisation, and -reload rereads the corpus on a timer. So
-# randomisation is off for this process and there is no reload.
+# address-space randomisation and with the size of the environment and
+# arguments on the initial stack (meson sets a random MALLOC_PERTURB_), and
+# -reload rereads the corpus on a timer. So randomisation is off, the target
+# runs with an empty environment and the same relative paths, and never reloads.
 norandom=
 if setarch "$(uname -m)" -R true 2>/dev/null; then
   norandom="setarch $(uname -m) -R"
@@ -40,8 +43,8 @@ fi
 # per-input timeout is generous so a loaded machine cannot trip it; a real
 # hang still does. One process and no -jobs: forked workers would not replay.
 # shellcheck disable=SC2086 # $norandom and $budget are several words
-if ! $norandom "$target" $budget -reload=0 -timeout=30 -rss_limit_mb=1024 \
-    -artifact_prefix="$work/artifacts/" -print_final_stats=1 "$work/corpus"; then
+if ! (cd "$work" && $norandom env -i ./fuzz-target $budget -reload=0 -timeout=30 \
+    -rss_limit_mb=1024 -artifact_prefix=artifacts/ -print_final_stats=1 corpus); then
   for f in "$work"/artifacts/*; do
     [ -e "$f" ] || continue
     echo "crashing input $f (base64):"
