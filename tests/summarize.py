@@ -9,6 +9,7 @@ import re
 import sys
 
 TAP_LINE = re.compile(r"^(not ok|ok)\b(.*)$")
+TAP_PLAN = re.compile(r"^1\.\.\d+", re.MULTILINE)
 
 
 def count(log_path):
@@ -23,8 +24,9 @@ def count(log_path):
         name = t.get("name", "?")
         ok = t.get("result") in ("OK", "EXPECTEDFAIL")
         points = []
-        if t.get("protocol") == "tap" or "--tap" in " ".join(t.get("command", [])):
-            for line in (t.get("stdout") or "").splitlines():
+        stdout = t.get("stdout") or ""
+        if TAP_PLAN.search(stdout):
+            for line in stdout.splitlines():
                 m = TAP_LINE.match(line.strip())
                 if m and "# SKIP" not in m.group(2).upper():
                     points.append(m.group(1) == "ok")
