@@ -403,6 +403,9 @@ easy_new (DdrDohClient *c)
   if (c->ca_file)
     curl_easy_setopt (e, CURLOPT_CAINFO, c->ca_file);
   curl_easy_setopt (e, CURLOPT_FOLLOWLOCATION, 0L);
+  /* DNS goes straight to the service, never through a proxy named in the
+   * environment (which curl would otherwise look up with getenv per request). */
+  curl_easy_setopt (e, CURLOPT_PROXY, "");
   curl_easy_setopt (e, CURLOPT_MAXFILESIZE, (long) DDR_DOH_MAX_BODY);
   curl_easy_setopt (e, CURLOPT_MAXAGE_CONN, (long) DOH_IDLE_CONN_MAX_S);
   curl_easy_setopt (e, CURLOPT_USERAGENT, "threatstop-ddr/" PACKAGE_VERSION);
