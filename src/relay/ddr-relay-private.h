@@ -76,4 +76,13 @@ void        ddr_tcp_conn_unref (DdrTcpConn *conn);
 void        ddr_tcp_conn_reply (DdrTcpConn *conn, const guint8 *msg, gsize len);
 
 
+/* The set of listen addresses (a GPtrArray of DdrListen, freed with it).
+ * Returns the new set for `addresses`: entries of `current` whose address is
+ * still wanted are moved over (stolen from current), new ones are bound. On
+ * error NULL, with nothing newly bound left open and current untouched. */
+typedef struct _DdrListen DdrListen;
+GPtrArray *ddr_listen_set_open         (DdrRelay *relay, GPtrArray *current, char **addresses,
+                                        const DdrTcpLimits *limits, GError **error);
+void       ddr_listen_set_apply_limits (GPtrArray *set, const DdrTcpLimits *limits);
+
 G_END_DECLS

@@ -10,13 +10,6 @@
 #include "ddr-dns-cache.h"
 #include "ddr-dns-edit.h"
 
-/* One configured listen address: its text (canonical) and its two sockets. */
-typedef struct {
-  char           *key;
-  DdrUdpListener *udp;
-  DdrTcpListener *tcp;
-} DdrListen;
-
 /* A query waiting for its upstream answer. */
 typedef struct {
   DdrRelay        *relay;
@@ -53,21 +46,6 @@ static const guint8 canary_use_application_dns[] =
 
 #define MAX_FREE_QUERIES 1024
 
-static void
-ddr_listen_free (gpointer data)
-{
-  DdrListen *l = data;
-
-  if (l->udp)
-    {
-      ddr_udp_listener_close (l->udp);
-      ddr_udp_listener_unref (l->udp);
-    }
-  if (l->tcp)
-    ddr_tcp_listener_free (l->tcp);
-  g_free (l->key);
-  g_free (l);
-}
 
 void
 ddr_relay_config_clear (DdrRelayConfig *config)
@@ -92,84 +70,6 @@ upstream_signature (const DdrUpstreamConfig *u)
                           u->state_dir ? u->state_dir : "");
 }
 
-static char *
-listen_key (GInetSocketAddress *address)
-{
-  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (address));
-  guint16 port = g_inet_socket_address_get_port (address);
-
-  if (strchr (ip, ':'))
-    return g_strdup_printf ("[%s]:%u", ip, port);
-  return g_strdup_printf ("%s:%u", ip, port);
-}
-
-static DdrListen *
-find_listen (GPtrArray *listens, const char *key)
-{
-  for (guint i = 0; i < listens->len; i++)
-    {
-      DdrListen *l = g_ptr_array_index (listens, i);
-      if (g_str_equal (l->key, key))
-        return l;
-    }
-  return NULL;
-}
-
-/* Opens the sockets of every address in config->listen that `current` lacks.
- * Returns the complete new set (reusing current's entries), or NULL on error
- * with nothing opened left behind. */
-static GPtrArray *
-open_listeners (DdrRelay *relay, const DdrRelayConfig *config, GError **error)
-{
-  g_autoptr(GPtrArray) result = g_ptr_array_new_with_free_func (ddr_listen_free);
-  g_autoptr(GPtrArray) reused = g_ptr_array_new ();
-
-  for (guint i = 0; config->listen && config->listen[i]; i++)
-    {
-      g_autoptr(GInetSocketAddress) address = ddr_parse_listen_address (config->listen[i], error);
-      g_autofree char *key = NULL;
-      DdrListen *existing, *l;
-
-      if (!address)
-        goto fail;
-      key = listen_key (address);
-      if (find_listen (result, key) || find_listen (reused, key))
-        continue;
-
-      existing = relay->listens ? find_listen (relay->listens, key) : NULL;
-      if (existing)
-        {
-          g_ptr_array_add (reused, existing);
-          continue;
-        }
-
-      l = g_new0 (DdrListen, 1);
-      l->key = g_steal_pointer (&key);
-      g_ptr_array_add (result, l);
-      l->udp = ddr_udp_listener_new (relay, address, error);
-      if (!l->udp)
-        goto fail;
-      l->tcp = ddr_tcp_listener_new (relay, address, &relay->tcp_limits, error);
-      if (!l->tcp)
-        goto fail;
-      g_message ("listening on %s (UDP and TCP)", l->key);
-    }
-
-  /* Move the reused entries from the old set into the new one. */
-  for (guint i = 0; i < reused->len; i++)
-    {
-      DdrListen *l = g_ptr_array_index (reused, i);
-      /* steal, not remove: the old array's free function would close it */
-      for (guint j = 0; j < relay->listens->len; j++)
-        if (g_ptr_array_index (relay->listens, j) == l)
-          g_ptr_array_steal_index_fast (relay->listens, j);
-      g_ptr_array_add (result, l);
-    }
-  return g_steal_pointer (&result);
-
-fail:
-  return NULL;
-}
 
 static gboolean
 free_retired_pools (gpointer user_data)
@@ -215,7 +115,7 @@ ddr_relay_reconfigure (DdrRelay *relay, const DdrRelayConfig *config, GError **e
     }
 
   relay->tcp_limits = limits;
-  listens = open_listeners (relay, config, error);
+  listens = ddr_listen_set_open (relay, relay->listens, config->listen, &limits, error);
   if (!listens)
     return FALSE;
 
@@ -223,11 +123,7 @@ ddr_relay_reconfigure (DdrRelay *relay, const DdrRelayConfig *config, GError **e
   if (relay->listens)
     g_ptr_array_unref (relay->listens);
   relay->listens = g_steal_pointer (&listens);
-  for (guint i = 0; i < relay->listens->len; i++)
-    {
-      DdrListen *l = g_ptr_array_index (relay->listens, i);
-      ddr_tcp_listener_set_limits (l->tcp, &limits);
-    }
+  ddr_listen_set_apply_limits (relay->listens, &limits);
 
   g_clear_pointer (&relay->acl, ddr_acl_free);
   relay->acl = g_steal_pointer (&acl);
@@ -553,41 +449,6 @@ ddr_relay_handle_query (DdrRelay *relay, const DdrOrigin *origin_in,
   forward_query (relay, &origin, &qinfo, msg, len);
 }
 
-gsize
-ddr_origin_max_answer (const DdrOrigin *origin, const DdrDnsInfo *qinfo)
-{
-  if (origin->tcp)
-    return DDR_DNS_MAX_MSG;
-  if (!qinfo->has_opt || qinfo->udp_size < 512)
-    return 512;
-  return qinfo->udp_size;
-}
-
-void
-ddr_origin_copy (DdrOrigin *dest, const DdrOrigin *src)
-{
-  *dest = *src;
-  if (dest->udp)
-    ddr_udp_listener_ref (dest->udp);
-  if (dest->tcp)
-    ddr_tcp_conn_ref (dest->tcp);
-}
-
-void
-ddr_origin_reply (DdrOrigin *origin, const guint8 *msg, gsize len)
-{
-  if (origin->udp)
-    {
-      if (msg)
-        ddr_udp_listener_send (origin->udp, origin, msg, len);
-      g_clear_pointer (&origin->udp, ddr_udp_listener_unref);
-    }
-  else if (origin->tcp)
-    {
-      ddr_tcp_conn_reply (origin->tcp, msg, len);
-      g_clear_pointer (&origin->tcp, ddr_tcp_conn_unref);
-    }
-}
 
 /* ---- introspection ---- */
 
