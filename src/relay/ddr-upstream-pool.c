@@ -26,6 +26,7 @@ typedef struct {
   char           *state_file;     /* last-good-<host>, NULL if not kept */
   char           *last_ip;
   gboolean        healthy;
+  gboolean        warned;      /* a failure was logged since the last answer */
   gboolean        probing;        /* the one real query of a due retry is out */
   guint           backoff_ms;
   gint64          retry_at;       /* monotonic µs */
@@ -100,9 +101,21 @@ ddr_upstream_backoff_next_ms (guint current_ms)
 
 /* ---- health ---- */
 
+/* Failures are logged without -v, once until the upstream answers again:
+ * an operator must see why clients get SERVFAIL, not one line per query. */
 static void
-mark_failed (Upstream *up, gboolean probe, gint64 now)
+warn_failure (Upstream *up, const char *why)
 {
+  if (up->warned)
+    return;
+  up->warned = TRUE;
+  g_warning ("upstream %s: %s", up->url, why);
+}
+
+static void
+mark_failed (Upstream *up, gboolean probe, gint64 now, const char *why)
+{
+  warn_failure (up, why);
   if (up->healthy)
     {
       up->healthy = FALSE;
@@ -141,11 +154,13 @@ static void
 mark_success (DdrUpstreamPool *pool, Upstream *up, const char *ip, gint64 now)
 {
   up->last_success = now;
+  if (up->warned)
+    g_message ("upstream %s answers again", up->url);
+  up->warned = FALSE;
   if (!up->healthy)
     {
       up->healthy = TRUE;
       up->backoff_ms = 0;
-      g_info ("upstream %u answers again", up->index);
     }
   record_last_good (pool, up, ip);
 }
@@ -251,7 +266,7 @@ attempt_stop_unanswered (Attempt *a, gint64 now, gboolean always_fail)
   if (always_fail || up->last_success < a->started)
     {
       up->errors++;
-      mark_failed (up, probe, now);
+      mark_failed (up, probe, now, "no answer in time");
     }
 }
 
@@ -289,8 +304,22 @@ is_failover_worthy (const DdrDohResult *r, DdrDohStatus status)
 }
 
 static void
+describe_failure (const DdrDohResult *r, DdrDohStatus status, char *buf, gsize size)
+{
+  if (status == DDR_DOH_HTTP_STATUS)
+    g_snprintf (buf, size, "HTTP status %ld", r->http_status);
+  else if (status == DDR_DOH_TRANSPORT && r->error && *r->error)
+    g_snprintf (buf, size, "%s", r->error);
+  else if (status == DDR_DOH_BAD_RESPONSE && r->status == DDR_DOH_OK)
+    g_snprintf (buf, size, "the answer does not parse or does not match the question");
+  else
+    g_snprintf (buf, size, "%s", ddr_doh_status_to_string (status));
+}
+
+static void
 on_transfer_done (const DdrDohResult *r, gpointer user_data)
 {
+  char why[256];
   Attempt *a = user_data;
   Query *q = a->q;
   DdrUpstreamPool *pool = q->pool;
@@ -340,9 +369,10 @@ on_transfer_done (const DdrDohResult *r, gpointer user_data)
 
   up->errors++;
   q->last_status = status;
+  describe_failure (r, status, why, sizeof why);
   if (is_failover_worthy (r, status))
     {
-      mark_failed (up, probe, now);
+      mark_failed (up, probe, now, why);
       if (n_attempts (q) > 0)
         return;   /* the hedge is still out: let it answer */
       if (now < q->deadline)
@@ -357,8 +387,12 @@ on_transfer_done (const DdrDohResult *r, gpointer user_data)
             }
         }
     }
-  else if (n_attempts (q) > 0)
-    return;
+  else
+    {
+      warn_failure (up, why);
+      if (n_attempts (q) > 0)
+        return;
+    }
   query_complete (q, status, NULL, 0, NULL, 0);
   rearm_timer (pool);
 }

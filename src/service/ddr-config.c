@@ -109,9 +109,16 @@ get_choice (GKeyFile *kf, const char *group, const char *key, const char * const
 static gboolean
 check_https_url (const char *text, char **why)
 {
-  g_autoptr(GUri) uri = g_uri_parse (text, G_URI_FLAGS_NONE, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GUri) uri = g_uri_parse (text, G_URI_FLAGS_NONE, &error);
 
-  if (!uri || g_strcmp0 (g_uri_get_scheme (uri), "https") != 0)
+  if (strchr (text, '{'))
+    *why = g_strdup_printf ("\"%s\" is a URI template; give the plain URL, such as "
+                            "https://host/dns-query (the {?dns} form is understood)", text);
+  else if (!uri)
+    *why = g_strdup_printf ("\"%s\" is not a valid URL (%s); expected https://host[:port]/path",
+                            text, error->message);
+  else if (g_strcmp0 (g_uri_get_scheme (uri), "https") != 0)
     *why = g_strdup_printf ("\"%s\" is not an https URL; expected https://host[:port]/path", text);
   else if (!g_uri_get_host (uri) || !*g_uri_get_host (uri))
     *why = g_strdup_printf ("\"%s\" has no host; expected https://host[:port]/path", text);
@@ -130,6 +137,10 @@ parse_url (DdrConfig *c, GKeyFile *kf, const char *group, const char *key, GErro
   for (guint i = 0; urls[i]; i++)
     {
       g_autofree char *why = NULL;
+
+      /* RFC 8484 publishes endpoints as URI templates: accept the usual one. */
+      if (g_str_has_suffix (urls[i], "{?dns}"))
+        urls[i][strlen (urls[i]) - strlen ("{?dns}")] = '\0';
       if (!check_https_url (urls[i], &why))
         return invalid (error, kf, group, key, why);
     }
@@ -303,7 +314,7 @@ parse_portal_url (DdrConfig *c, GKeyFile *kf, const char *group, const char *key
 
   if (!uri || g_strcmp0 (g_uri_get_scheme (uri), "http") != 0 || !g_uri_get_host (uri))
     return invalid (error, kf, group, key,
-                    "expected a plain http:// URL that answers 204, such as http://example.com/generate_204");
+                    "expected a plain http:// URL (a connectivity check such as http://connectivity-check.ubuntu.com/)");
   g_free (c->portal_probe_url);
   c->portal_probe_url = g_steal_pointer (&value);
   return TRUE;
@@ -356,6 +367,18 @@ static const KeySpec key_specs[] = {
   { "roaming", "on-service-unreachable", parse_unreachable },
 };
 
+/* "url, bootstrap, ..." — the keys of one group, for a warning about a typo. */
+static char *
+known_keys (const char *group)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (key_specs); i++)
+    if (g_str_equal (key_specs[i].group, group))
+      g_string_append_printf (out, "%s%s", out->len ? ", " : "", key_specs[i].key);
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
 static const KeySpec *
 find_spec (const char *group, const char *key)
 {
@@ -384,7 +407,7 @@ set_defaults (DdrConfig *c)
   c->roaming_enabled = g_strdup ("auto");
   c->dns_backend = g_strdup ("auto");
   c->on_service_unreachable = g_strdup ("fallback");
-  c->portal_probe_url = g_strdup ("http://detectportal.firefox.com/canonical.html");
+  c->portal_probe_url = g_strdup ("http://connectivity-check.ubuntu.com/");
 }
 
 static gboolean
@@ -395,13 +418,21 @@ apply_keyfile (DdrConfig *c, GKeyFile *kf, GError **error)
   for (guint g = 0; groups[g]; g++)
     {
       g_auto(GStrv) keys = g_key_file_get_keys (kf, groups[g], NULL, NULL);
+      g_autofree char *known = known_keys (groups[g]);
 
+      if (!*known)
+        {
+          g_warning ("%s: unknown group [%s] (ignored; the groups are [service], [relay] "
+                     "and [roaming])", c->path, groups[g]);
+          continue;
+        }
       for (guint k = 0; keys && keys[k]; k++)
         {
           const KeySpec *spec = find_spec (groups[g], keys[k]);
           if (!spec)
             {
-              g_warning ("%s: unknown key [%s] %s (ignored)", c->path, groups[g], keys[k]);
+              g_warning ("%s: unknown key [%s] %s (ignored; the keys of [%s] are: %s)",
+                         c->path, groups[g], keys[k], groups[g], known);
               continue;
             }
           if (!spec->parse (c, kf, groups[g], keys[k], error))
@@ -416,7 +447,56 @@ apply_keyfile (DdrConfig *c, GKeyFile *kf, GError **error)
       return FALSE;
     }
   if (c->relay.cache_min_ttl > c->relay.cache_max_ttl)
-    return invalid (error, kf, "relay", "cache-min-ttl", "must not exceed cache-max-ttl");
+    {
+      g_autofree char *why = g_strdup_printf ("must not exceed cache-max-ttl (%u)",
+                                              c->relay.cache_max_ttl);
+      return invalid (error, kf, "relay", "cache-min-ttl", why);
+    }
+  return TRUE;
+}
+
+/* What GKeyFile does not report: a key given twice (it keeps the last one
+ * silently, so a second url= line would drop the first upstream) and bytes
+ * that are not UTF-8 (it turns them into "missing" values). */
+static gboolean
+check_text (const char *text, GError **error)
+{
+  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *group = g_strdup ("");
+
+  for (guint n = 0; lines[n]; n++)
+    {
+      char *line = g_strstrip (lines[n]);
+      const char *eq;
+      g_autofree char *id = NULL;
+      gpointer first;
+
+      if (!g_utf8_validate (line, -1, NULL))
+        {
+          g_set_error (error, DDR_CONFIG_ERROR, DDR_CONFIG_ERROR_PARSE,
+                       "line %u is not valid UTF-8", n + 1);
+          return FALSE;
+        }
+      if (line[0] == '[' && strchr (line, ']'))
+        {
+          g_free (group);
+          group = g_strndup (line + 1, (gsize) (strchr (line, ']') - line - 1));
+          continue;
+        }
+      if (line[0] == '#' || !(eq = strchr (line, '=')))
+        continue;
+      id = g_strdup_printf ("[%s] %.*s", group, (int) (eq - line), line);
+      g_strchomp (id);
+      if (g_hash_table_lookup_extended (seen, id, NULL, &first))
+        {
+          g_set_error (error, DDR_CONFIG_ERROR, DDR_CONFIG_ERROR_INVALID,
+                       "line %u: %s is set twice (first on line %u); give several values "
+                       "on one line, separated by ';'", n + 1, id, GPOINTER_TO_UINT (first));
+          return FALSE;
+        }
+      g_hash_table_insert (seen, g_steal_pointer (&id), GUINT_TO_POINTER (n + 1));
+    }
   return TRUE;
 }
 
@@ -426,12 +506,15 @@ ddr_config_load (const char *path, const char *state_dir, GError **error)
   g_autoptr(DdrConfig) c = g_new0 (DdrConfig, 1);
   g_autoptr(GKeyFile) kf = g_key_file_new ();
   g_autoptr(GError) local_error = NULL;
+  g_autofree char *text = NULL;
 
   c->path = g_strdup (path);
   set_defaults (c);
   c->relay.upstream.state_dir = g_strdup (state_dir);
 
-  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &local_error))
+  if (!g_file_get_contents (path, &text, NULL, &local_error) ||
+      !check_text (text, &local_error) ||
+      !g_key_file_load_from_data (kf, text, -1, G_KEY_FILE_NONE, &local_error))
     {
       int code = g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT)
                  ? DDR_CONFIG_ERROR_NOT_FOUND : DDR_CONFIG_ERROR_PARSE;

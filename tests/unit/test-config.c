@@ -64,7 +64,7 @@ test_full (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(DdrConfig) c = load (f,
     "[service]\n"
-    "url=https://a.test/dns-query; https://b.test:8443/q?x=1\n"
+    "url=https://a.test/dns-query; https://b.test:8443/q?x=1;https://c.test/dns-query{?dns}\n"
     "bootstrap=198.51.100.10;2001:db8::1\n"
     "check-domain=check.test\n"
     "timeout-ms=1500\n"
@@ -83,6 +83,7 @@ test_full (Fixture *f, gconstpointer data)
 
   g_assert_no_error (error);
   g_assert_cmpstr (c->relay.upstream.urls[1], ==, "https://b.test:8443/q?x=1");
+  g_assert_cmpstr (c->relay.upstream.urls[2], ==, "https://c.test/dns-query");
   g_assert_cmpstr (c->relay.upstream.bootstrap[1], ==, "2001:db8::1");
   g_assert_cmpstr (c->relay.check_domain, ==, "check.test");
   g_assert_cmpuint (c->relay.upstream.timeout_ms, ==, 1500);
@@ -124,6 +125,11 @@ test_errors (Fixture *f, gconstpointer data)
     { BASE "[roaming]\nenabled=sometimes\n", { "[roaming] enabled=sometimes", "auto, true, false", NULL } },
     { BASE "[roaming]\nportal-probe-url=https://x/\n", { "portal-probe-url", "http://", NULL } },
     { "not a key file\n", { "ddr.conf", NULL } },
+    { BASE "url=https://other.test/dns-query\n", { "line 3: [service] url is set twice", "line 2", NULL } },
+    { BASE "check-domain=a\xff" "b\n", { "line 3 is not valid UTF-8", NULL } },
+    { BASE "[relay]\nlisten=::1:5353\n", { "listen=::1:5353", "in brackets", NULL } },
+    { "[service]\nurl=https://doh.test:99999/dns-query\n", { "not a valid URL", "port", NULL } },
+    { "[service]\nurl=https://doh.test/q{?dns,x}\n", { "URI template", NULL } },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -159,7 +165,8 @@ test_unknown_key_warns (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(DdrConfig) c = NULL;
 
-  g_test_expect_message ("ddr-config", G_LOG_LEVEL_WARNING, "*unknown key [relay] colour*");
+  g_test_expect_message ("ddr-config", G_LOG_LEVEL_WARNING,
+                         "*unknown key [relay] colour (ignored; the keys of [relay] are: listen, acl,*");
   c = load (f, BASE "[relay]\ncolour=blue\n", &error);
   g_test_assert_expected_messages ();
   g_assert_no_error (error);
@@ -174,13 +181,13 @@ test_listen_address (void)
     { "127.0.0.1", "127.0.0.1", 53 },
     { "[::1]:5300", "::1", 5300 },
     { "[::1]", "::1", 53 },
-    { "::1", "::1", 53 },
     { "0.0.0.0", "0.0.0.0", 53 },
-    { "fe80::1", "fe80::1", 53 },
+    { "[fe80::1]", "fe80::1", 53 },
   };
   static const char *bad[] = {
     "", ":53", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "[::1", "[::1]53",
     "host.example:53", "1.2.3.4.5", "[1.2.3.4]:53", "127.0.0.1:53x",
+    "::1", "::1:5353", "fe80::1",
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (good); i++)
