@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <glib/gi18n.h>
 #include <glib-unix.h>
-#include <curl/curl.h>
 
 #include "ddr-dbus-service.h"
 #include "ddr-manager.h"
@@ -159,10 +158,8 @@ main (int argc, char **argv)
 
   /* A client that vanishes mid-write must not kill the daemon. */
   signal (SIGPIPE, SIG_IGN);
-  curl_global_init (CURL_GLOBAL_DEFAULT);
 
   rc = run (config_path ? config_path : DDR_SYSCONFDIR "/ddr.conf",
             state_dir ? state_dir : DDR_STATEDIR, no_bus);
-  curl_global_cleanup ();
   return rc;
 }
