@@ -1,6 +1,8 @@
 /* The CLI's side of com.threatstop.DDR1: calls without auto-start, errors as sentences. */
 #include "config.h"
 
+#include <string.h>
+
 #include <unistd.h>
 #include <glib/gi18n.h>
 
@@ -30,6 +32,14 @@ print_error (GError *error)
       || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_INTERFACE))
     {
       g_printerr (_("The ThreatSTOP DDR daemon (threatstop-ddrd) is not running.\n"));
+      return;
+    }
+  /* The daemon says NotAuthorized when it cannot ask polkit at all: say so,
+   * "ask an administrator" would send the user the wrong way. */
+  if (g_strcmp0 (remote, "com.threatstop.DDR1.Error.NotAuthorized") == 0
+      && strstr (error->message, "Cannot check authorization"))
+    {
+      g_printerr (_("Authorization could not be checked: is polkit running?\n"));
       return;
     }
   if (g_strcmp0 (remote, "com.threatstop.DDR1.Error.NotAuthorized") == 0
