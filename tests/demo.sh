@@ -86,7 +86,7 @@ for _ in $(seq 100); do
 done
 dig @127.0.0.1 -p "$PORT" +time=1 +tries=1 check.test >/dev/null 2>&1 \
   || { cat "$work/ddrd.log" >&2; die "threatstop-ddrd does not answer on port $PORT"; }
-echo "ready; its log: $work/ddrd.log"
+echo "ready; its log (removed with the rest at the end): $work/ddrd.log"
 
 step "An allowed name: the service answers, the relay passes it on"
 expect "allowed.test has its addresses" allowed.test A -- 'allowed\.test\..*IN.*A.*192\.0\.2\.1[01]'

@@ -256,6 +256,11 @@ parse_acl (DdrConfig *c, GKeyFile *kf, const char *group, const char *key, GErro
   acl = ddr_acl_new_from_strv ((const char * const *) entries, &local_error);
   if (!acl)
     return invalid (error, kf, group, key, local_error->message);
+  for (guint i = 0; entries[i]; i++)
+    if (g_str_has_suffix (entries[i], "/0"))
+      g_warning ("%s: [%s] %s includes %s: every address may query this relay "
+                 "(an open resolver, usable for amplification attacks)",
+                 c->path, group, key, entries[i]);
   g_strfreev (c->relay.acl);
   c->relay.acl = g_steal_pointer (&entries);
   return TRUE;
