@@ -53,9 +53,45 @@ find_listen (GPtrArray *listens, const char *key)
   return NULL;
 }
 
-/* Opens the sockets of every address in config->listen that `current` lacks.
- * Returns the complete new set (reusing current's entries), or NULL on error
- * with nothing opened left behind. */
+/* Adds `text` to result: an entry of `current` for the same address goes to
+ * `reused` (moved over once everything else succeeded), else new sockets. */
+static gboolean
+open_one (DdrRelay *relay, const char *text, const DdrTcpLimits *limits, GPtrArray *current,
+          GPtrArray *result, GPtrArray *reused, GError **error)
+{
+  g_autoptr(GInetSocketAddress) address = ddr_parse_listen_address (text, error);
+  g_autofree char *key = NULL;
+  DdrListen *existing, *l;
+
+  if (!address)
+    return FALSE;
+  key = listen_key (address);
+  if (find_listen (result, key) || find_listen (reused, key))
+    return TRUE;
+
+  existing = current ? find_listen (current, key) : NULL;
+  if (existing)
+    {
+      g_ptr_array_add (reused, existing);
+      return TRUE;
+    }
+
+  l = g_new0 (DdrListen, 1);
+  l->key = g_steal_pointer (&key);
+  g_ptr_array_add (result, l);   /* freed with result if the rest fails */
+  l->udp = ddr_udp_listener_new (relay, address, error);
+  if (!l->udp)
+    return FALSE;
+  l->tcp = ddr_tcp_listener_new (relay, address, limits, error);
+  if (!l->tcp)
+    return FALSE;
+  g_message ("listening on %s (UDP and TCP)", l->key);
+  return TRUE;
+}
+
+/* Opens the sockets of every address that `current` lacks. Returns the
+ * complete new set (reusing current's entries), or NULL on error with nothing
+ * opened left behind and current untouched. */
 GPtrArray *
 ddr_listen_set_open (DdrRelay *relay, GPtrArray *current, char **addresses,
                      const DdrTcpLimits *limits, GError **error)
@@ -64,35 +100,8 @@ ddr_listen_set_open (DdrRelay *relay, GPtrArray *current, char **addresses,
   g_autoptr(GPtrArray) reused = g_ptr_array_new ();
 
   for (guint i = 0; addresses && addresses[i]; i++)
-    {
-      g_autoptr(GInetSocketAddress) address = ddr_parse_listen_address (addresses[i], error);
-      g_autofree char *key = NULL;
-      DdrListen *existing, *l;
-
-      if (!address)
-        goto fail;
-      key = listen_key (address);
-      if (find_listen (result, key) || find_listen (reused, key))
-        continue;
-
-      existing = current ? find_listen (current, key) : NULL;
-      if (existing)
-        {
-          g_ptr_array_add (reused, existing);
-          continue;
-        }
-
-      l = g_new0 (DdrListen, 1);
-      l->key = g_steal_pointer (&key);
-      g_ptr_array_add (result, l);
-      l->udp = ddr_udp_listener_new (relay, address, error);
-      if (!l->udp)
-        goto fail;
-      l->tcp = ddr_tcp_listener_new (relay, address, limits, error);
-      if (!l->tcp)
-        goto fail;
-      g_message ("listening on %s (UDP and TCP)", l->key);
-    }
+    if (!open_one (relay, addresses[i], limits, current, result, reused, error))
+      return NULL;
 
   /* Move the reused entries from the old set into the new one. */
   for (guint i = 0; i < reused->len; i++)
@@ -104,10 +113,11 @@ ddr_listen_set_open (DdrRelay *relay, GPtrArray *current, char **addresses,
           g_ptr_array_steal_index_fast (current, j);
       g_ptr_array_add (result, l);
     }
+  /* What is left in current closes when the caller drops it. */
+  for (guint i = 0; current && i < current->len; i++)
+    g_message ("no longer listening on %s",
+               ((DdrListen *) g_ptr_array_index (current, i))->key);
   return g_steal_pointer (&result);
-
-fail:
-  return NULL;
 }
 
 void
