@@ -5,6 +5,7 @@
 
 #include "ddr-doh-client.h"
 #include "ddr-deadline-source.h"
+#include "ddr-doh-url.h"
 
 #include <curl/curl.h>
 #include <gio/gio.h>
@@ -16,16 +17,11 @@
 /* Transfers handed to curl at once; the rest wait here. curl 7.88 slows down badly
  * with thousands of transfers queued inside it (20000 at once: 800 q/s, timeouts). */
 #define DOH_MAX_RUNNING        DOH_MAX_STREAMS
-#define DOH_URL_HINT           "expected https://host[:port]/path"
 
 struct _DdrDohEndpoint {
-  char              *url;
+  DdrDohUrl          url;         /* first: ddr-doh-url.c reads it through the endpoint */
   CURLU             *uh;
-  char              *host;        /* as curl gives it ("[::1]" for IPv6) */
-  char              *port;
-  char              *base_query;  /* the URL's own query string, NULL if none */
   struct curl_slist *resolve;     /* "host:port:ip1,ip2" or NULL */
-  gboolean           host_is_ip;
   /* Client-side state. curl 7.88 parks transfers that wait for a connection in
    * one FIFO for all hosts and wakes one per finished transfer, so transfers
    * queued behind a hung upstream starve those of a working one. Until a
@@ -33,6 +29,7 @@ struct _DdrDohEndpoint {
   guint              running;
   gboolean           ready;
 };
+G_STATIC_ASSERT (G_STRUCT_OFFSET (DdrDohEndpoint, url) == 0);
 
 struct _DdrDohTransfer {
   DdrDohClient         *client;
@@ -73,64 +70,21 @@ typedef struct {
 
 /* ---- endpoints ---- */
 
-static char *
-url_part (CURLU *uh, CURLUPart part, unsigned int flags)
-{
-  char *value = NULL;
-  char *copy;
-
-  if (curl_url_get (uh, part, &value, flags) != CURLUE_OK)
-    return NULL;
-  copy = g_strdup (value);
-  curl_free (value);
-  return copy;
-}
-
 DdrDohEndpoint *
 ddr_doh_endpoint_new (const char *url, GError **error)
 {
   g_autoptr(DdrDohEndpoint) ep = g_new0 (DdrDohEndpoint, 1);
-  g_autofree char *scheme = NULL;
   CURLUcode uc;
 
-  ep->url = g_strdup (url);
+  /* curl's parse goes first: what it refuses, it explains in its own words */
   ep->uh = curl_url ();
   uc = curl_url_set (ep->uh, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
   if (uc != CURLUE_OK)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "url \"%s\" is not a valid URL (%s): " DOH_URL_HINT,
-                   url, curl_url_strerror (uc));
-      return NULL;
-    }
-  scheme = url_part (ep->uh, CURLUPART_SCHEME, 0);
-  if (!scheme || g_ascii_strcasecmp (scheme, "https") != 0)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "url \"%s\" is not https: " DOH_URL_HINT, url);
-      return NULL;
-    }
-  ep->host = url_part (ep->uh, CURLUPART_HOST, 0);
-  if (!ep->host || !*ep->host)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "url \"%s\" has no host: " DOH_URL_HINT, url);
-      return NULL;
-    }
-  ep->port = url_part (ep->uh, CURLUPART_PORT, CURLU_DEFAULT_PORT);
-  if (!ep->port)
-    ep->port = g_strdup ("443");
-  ep->base_query = url_part (ep->uh, CURLUPART_QUERY, 0);
-  if (ep->base_query && !*ep->base_query)
-    g_clear_pointer (&ep->base_query, g_free);
+    return ddr_doh_url_error (error, url, "is not a valid URL", curl_url_strerror (uc)), NULL;
+  if (!ddr_doh_url_parse (url, &ep->url, error))
+    return NULL;
   /* Never send a fragment; it means nothing to the server. */
   curl_url_set (ep->uh, CURLUPART_FRAGMENT, NULL, 0);
-
-  {
-    g_autofree char *bare = ep->host[0] == '['
-      ? g_strndup (ep->host + 1, strlen (ep->host) - 2) : g_strdup (ep->host);
-    ep->host_is_ip = g_hostname_is_ip_address (bare);
-  }
   return g_steal_pointer (&ep);
 }
 
@@ -139,46 +93,26 @@ ddr_doh_endpoint_free (DdrDohEndpoint *ep)
 {
   if (!ep)
     return;
-  g_free (ep->url);
   curl_url_cleanup (ep->uh);
-  g_free (ep->host);
-  g_free (ep->port);
-  g_free (ep->base_query);
   curl_slist_free_all (ep->resolve);
+  ddr_doh_url_clear (&ep->url);
   g_free (ep);
-}
-
-const char *
-ddr_doh_endpoint_get_host (const DdrDohEndpoint *ep)
-{
-  return ep->host;
-}
-
-gboolean
-ddr_doh_endpoint_host_is_ip (const DdrDohEndpoint *ep)
-{
-  return ep->host_is_ip;
 }
 
 void
 ddr_doh_endpoint_set_addresses (DdrDohEndpoint *ep, const char *const *ips)
 {
+  g_auto(GStrv) pinned = ddr_doh_url_pin_addresses (&ep->url, ips);
   g_autoptr(GString) entry = NULL;
 
   g_clear_pointer (&ep->resolve, curl_slist_free_all);
-  if (ep->host_is_ip || !ips || !ips[0])
+  if (!pinned)
     return;
   entry = g_string_new (NULL);
-  g_string_append_printf (entry, "%s:%s:", ep->host, ep->port);
-  for (guint i = 0; ips[i]; i++)
-    {
-      if (i > 0)
-        g_string_append_c (entry, ',');
-      if (strchr (ips[i], ':') && ips[i][0] != '[')
-        g_string_append_printf (entry, "[%s]", ips[i]);
-      else
-        g_string_append (entry, ips[i]);
-    }
+  g_string_append_printf (entry, "%s:%s:", ep->url.host, ep->url.port);
+  for (guint i = 0; pinned[i]; i++)
+    g_string_append_printf (entry, strchr (pinned[i], ':') ? "%s[%s]" : "%s%s",
+                            i > 0 ? "," : "", pinned[i]);
   ep->resolve = curl_slist_append (NULL, entry->str);
 }
 
@@ -630,33 +564,16 @@ process_messages (DdrDohClient *c)
 static gboolean
 transfer_prepare_get (DdrDohTransfer *t, DdrDohEndpoint *ep, const guint8 *query, gsize len)
 {
-  g_autofree char *b64 = g_base64_encode (query, len);
-  g_autofree char *q = NULL;
-  char *p;
+  g_autoptr(GString) q = g_string_sized_new (32 + len * 4 / 3);
 
-  /* base64url without padding (RFC 8484 §6) */
-  for (p = b64; *p; p++)
-    {
-      if (*p == '+')
-        *p = '-';
-      else if (*p == '/')
-        *p = '_';
-      else if (*p == '=')
-        {
-          *p = '\0';
-          break;
-        }
-    }
-  /* dns= goes first: unbound 404s "?x=1&dns=..." but takes "?dns=...&x=1" */
-  q = ep->base_query ? g_strconcat ("dns=", b64, "&", ep->base_query, NULL)
-                     : g_strconcat ("dns=", b64, NULL);
+  ddr_doh_url_append_get_query (&ep->url, q, query, len);
   if (t->get_ep != ep)
     {
       curl_url_cleanup (t->get_uh);
       t->get_uh = curl_url_dup (ep->uh);
       t->get_ep = ep;
     }
-  return t->get_uh && curl_url_set (t->get_uh, CURLUPART_QUERY, q, 0) == CURLUE_OK;
+  return t->get_uh && curl_url_set (t->get_uh, CURLUPART_QUERY, q->str, 0) == CURLUE_OK;
 }
 
 DdrDohTransfer *

@@ -16,69 +16,22 @@
 #include <stdio.h>
 #include <string.h>
 
-#define DOH_URL_HINT         "expected https://host[:port]/path"
 #define DOH_MAX_IDLE_XFERS   1024
 #define DOH_READ_BUF         (64 * 1024)
 
 /* ---- endpoints ---- */
 
-static gboolean
-url_error (GError **error, const char *url, const char *what, const char *detail)
-{
-  if (detail)
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                 "url \"%s\" %s (%s): " DOH_URL_HINT, url, what, detail);
-  else
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                 "url \"%s\" %s: " DOH_URL_HINT, url, what);
-  return FALSE;
-}
-
 DdrDohEndpoint *
 ddr_doh_endpoint_new (const char *url, GError **error)
 {
   g_autoptr(DdrDohEndpoint) ep = g_new0 (DdrDohEndpoint, 1);
-  g_autoptr(GUri) uri = NULL;
-  g_autoptr(GError) local = NULL;
-  const char *scheme, *host, *path, *query;
-  int port;
+  const DdrDohUrl *u = &ep->url;
 
-  ep->url = g_strdup (url);
-  uri = g_uri_parse (url, G_URI_FLAGS_ENCODED | G_URI_FLAGS_SCHEME_NORMALIZE, &local);
-  if (!uri)
-    {
-      const char *s = g_uri_peek_scheme (url);
-
-      if (s && g_ascii_strcasecmp (s, "https") != 0)
-        return url_error (error, url, "is not https", NULL), NULL;
-      return url_error (error, url, "is not a valid URL", local->message), NULL;
-    }
-  scheme = g_uri_get_scheme (uri);
-  if (!scheme || g_ascii_strcasecmp (scheme, "https") != 0)
-    return url_error (error, url, "is not https", NULL), NULL;
-  host = g_uri_get_host (uri);
-  if (!host || !*host)
-    return url_error (error, url, "has no host", NULL), NULL;
-  port = g_uri_get_port (uri);
-  if (port == 0 || port > 65535)
-    return url_error (error, url, "is not a valid URL", "bad port"), NULL;
-  if (port < 0)
-    port = 443;
-
-  ep->bare_host = g_strdup (host);
-  ep->host_is_ip = g_hostname_is_ip_address (host);
-  ep->host = strchr (host, ':') ? g_strdup_printf ("[%s]", host) : g_strdup (host);
-  ep->port = g_strdup_printf ("%d", port);
-  ep->key = g_strconcat (ep->host, ":", ep->port, NULL);
-  ep->authority = port == 443 ? g_strdup (ep->host) : g_strdup (ep->key);
-  path = g_uri_get_path (uri);
-  ep->path = g_strdup (path && *path ? path : "/");
-  query = g_uri_get_query (uri);
-  if (query && *query)
-    ep->base_query = g_strdup (query);
-  /* a fragment is never sent: it means nothing to the server */
-  ep->post_path = ep->base_query ? g_strconcat (ep->path, "?", ep->base_query, NULL)
-                                 : g_strdup (ep->path);
+  if (!ddr_doh_url_parse (url, &ep->url, error))
+    return NULL;
+  ep->key = g_strconcat (u->host, ":", u->port, NULL);
+  ep->authority = g_str_equal (u->port, "443") ? g_strdup (u->host) : g_strdup (ep->key);
+  ep->post_path = u->query ? g_strconcat (u->path, "?", u->query, NULL) : g_strdup (u->path);
   return g_steal_pointer (&ep);
 }
 
@@ -87,52 +40,19 @@ ddr_doh_endpoint_free (DdrDohEndpoint *ep)
 {
   if (!ep)
     return;
-  g_free (ep->url);
-  g_free (ep->host);
-  g_free (ep->bare_host);
-  g_free (ep->port);
+  ddr_doh_url_clear (&ep->url);
   g_free (ep->key);
   g_free (ep->authority);
-  g_free (ep->path);
   g_free (ep->post_path);
-  g_free (ep->base_query);
   g_strfreev (ep->ips);
   g_free (ep);
-}
-
-const char *
-ddr_doh_endpoint_get_host (const DdrDohEndpoint *ep)
-{
-  return ep->host;
-}
-
-gboolean
-ddr_doh_endpoint_host_is_ip (const DdrDohEndpoint *ep)
-{
-  return ep->host_is_ip;
 }
 
 void
 ddr_doh_endpoint_set_addresses (DdrDohEndpoint *ep, const char *const *ips)
 {
-  GPtrArray *list;
-
-  g_clear_pointer (&ep->ips, g_strfreev);
-  if (ep->host_is_ip || !ips || !ips[0])
-    return;
-  list = g_ptr_array_new ();
-  for (guint i = 0; ips[i]; i++)
-    {
-      const char *ip = ips[i];
-      gsize n = strlen (ip);
-
-      if (ip[0] == '[' && n >= 2 && ip[n - 1] == ']')
-        g_ptr_array_add (list, g_strndup (ip + 1, n - 2));
-      else
-        g_ptr_array_add (list, g_strdup (ip));
-    }
-  g_ptr_array_add (list, NULL);
-  ep->ips = (char **) g_ptr_array_free (list, FALSE);
+  g_strfreev (ep->ips);
+  ep->ips = ddr_doh_url_pin_addresses (&ep->url, ips);
 }
 
 /* ---- transfers ---- */
@@ -270,41 +190,6 @@ ddr_h2_transfer_dispatch (DdrDohClient *c, DdrDohTransfer *t)
   ddr_h2_conn_add (conn, t);
 }
 
-static void
-transfer_prepare_get (DdrDohTransfer *t, const DdrDohEndpoint *ep,
-                      const guint8 *query, gsize len)
-{
-  GString *p = t->path;
-  gsize start, n;
-  gint state = 0, save = 0;
-  char *b;
-
-  g_string_assign (p, ep->path);
-  /* dns= goes first: unbound 404s "?x=1&dns=..." but takes "?dns=...&x=1" */
-  g_string_append (p, "?dns=");
-  start = p->len;
-  g_string_set_size (p, start + (len / 3 + 1) * 4 + 4);
-  b = p->str + start;
-  n = g_base64_encode_step (query, len, FALSE, b, &state, &save);
-  n += g_base64_encode_close (FALSE, b + n, &state, &save);
-  /* base64url without padding (RFC 8484 §6) */
-  while (n > 0 && b[n - 1] == '=')
-    n--;
-  for (gsize i = 0; i < n; i++)
-    {
-      if (b[i] == '+')
-        b[i] = '-';
-      else if (b[i] == '/')
-        b[i] = '_';
-    }
-  g_string_truncate (p, start + n);
-  if (ep->base_query)
-    {
-      g_string_append_c (p, '&');
-      g_string_append (p, ep->base_query);
-    }
-}
-
 DdrDohTransfer *
 ddr_doh_client_start (DdrDohClient *c, DdrDohEndpoint *ep,
                       const guint8 *query, gsize len,
@@ -326,7 +211,11 @@ ddr_doh_client_start (DdrDohClient *c, DdrDohEndpoint *ep,
   t->ip[0] = '\0';
   t->error = NULL;
   if (c->method == DDR_DOH_METHOD_GET)
-    transfer_prepare_get (t, ep, query, len);
+    {
+      g_string_assign (t->path, ep->url.path);
+      g_string_append_c (t->path, '?');
+      ddr_doh_url_append_get_query (&ep->url, t->path, query, len);
+    }
   else
     {
       g_byte_array_set_size (t->request, 0);

@@ -584,13 +584,13 @@ ddr_h2_conn_new (DdrDohClient *c, DdrDohEndpoint *ep)
 
   conn->client = c;
   conn->key = g_strdup (ep->key);
-  conn->host = g_strdup (ep->bare_host);
-  conn->port = g_strdup (ep->port);
-  conn->host_is_ip = ep->host_is_ip;
-  if (ep->host_is_ip)
+  conn->host = g_strdup (ep->url.bare_host);
+  conn->port = g_strdup (ep->url.port);
+  conn->host_is_ip = ep->url.host_is_ip;
+  if (ep->url.host_is_ip)
     {
       conn->addrs = g_new0 (char *, 2);
-      conn->addrs[0] = g_strdup (ep->bare_host);
+      conn->addrs[0] = g_strdup (ep->url.bare_host);
     }
   else if (ep->ips)
     conn->addrs = g_strdupv (ep->ips);

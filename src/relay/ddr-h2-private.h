@@ -7,24 +7,20 @@
 #include <openssl/ssl.h>
 
 #include "ddr-doh-client.h"
+#include "ddr-doh-url.h"
 
 G_BEGIN_DECLS
 
 typedef struct _DdrH2Conn DdrH2Conn;
 
 struct _DdrDohEndpoint {
-  char     *url;
-  char     *host;        /* as curl gives it: "[::1]" for IPv6 */
-  char     *bare_host;   /* "::1": for the resolver, SNI and certificate checks */
-  char     *port;        /* decimal */
+  DdrDohUrl url;         /* first: ddr-doh-url.c reads it through the endpoint */
   char     *key;         /* "host:port": which connection it goes on */
   char     *authority;   /* :authority, host[:port] (port only when not 443) */
-  char     *path;        /* without the query, never empty */
-  char     *post_path;   /* path[?base_query] */
-  char     *base_query;  /* the URL's own query, NULL if none */
+  char     *post_path;   /* path[?query] */
   char    **ips;         /* pinned addresses (CURLOPT_RESOLVE), NULL = resolve */
-  gboolean  host_is_ip;
 };
+G_STATIC_ASSERT (G_STRUCT_OFFSET (DdrDohEndpoint, url) == 0);
 
 typedef enum {
   XFER_IDLE = 0,  /* in the free list */

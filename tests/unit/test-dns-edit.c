@@ -4,100 +4,9 @@
 
 #include <string.h>
 
-/* A tiny message builder, as in test-dns-wire.c. */
-typedef struct {
-  guint8 buf[8192];
-  gsize  len;
-} Msg;
-
-static void
-put8 (Msg *m, guint8 v)
-{
-  g_assert_cmpuint (m->len, <, sizeof m->buf);
-  m->buf[m->len++] = v;
-}
-
-static void
-put16 (Msg *m, guint16 v)
-{
-  put8 (m, (guint8) (v >> 8));
-  put8 (m, (guint8) v);
-}
-
-static void
-put32 (Msg *m, guint32 v)
-{
-  put16 (m, (guint16) (v >> 16));
-  put16 (m, (guint16) v);
-}
-
-static void
-put_labels (Msg *m, const char *text)
-{
-  g_auto (GStrv) labels = g_strsplit (text, ".", -1);
-
-  for (guint i = 0; labels[i] != NULL; i++)
-    {
-      gsize l = strlen (labels[i]);
-
-      if (l == 0)
-        continue;
-      put8 (m, (guint8) l);
-      for (gsize j = 0; j < l; j++)
-        put8 (m, (guint8) labels[i][j]);
-    }
-}
-
-static gsize
-put_name (Msg *m, const char *text)
-{
-  gsize at = m->len;
-
-  put_labels (m, text);
-  put8 (m, 0);
-  return at;
-}
-
-static gsize
-put_name_ptr (Msg *m, const char *prefix, gsize target)
-{
-  gsize at = m->len;
-
-  put_labels (m, prefix);
-  put16 (m, (guint16) (0xc000 | target));
-  return at;
-}
-
-static void
-put_header (Msg *m, guint16 flags, guint16 qd, guint16 an, guint16 ns, guint16 ar)
-{
-  m->len = 0;
-  put16 (m, 0xbeef);
-  put16 (m, flags);
-  put16 (m, qd);
-  put16 (m, an);
-  put16 (m, ns);
-  put16 (m, ar);
-}
-
-static void
-put_rr (Msg *m, guint16 type, guint32 ttl, guint16 rdlen)
-{
-  put16 (m, type);
-  put16 (m, DDR_DNS_CLASS_IN);
-  put32 (m, ttl);
-  put16 (m, rdlen);
-}
-
-static void
-put_opt (Msg *m, guint16 udp, guint32 ttl, guint16 rdlen)
-{
-  put8 (m, 0);
-  put16 (m, DDR_DNS_TYPE_OPT);
-  put16 (m, udp);
-  put32 (m, ttl);
-  put16 (m, rdlen);
-}
+/* the ID the expected bytes below carry */
+#define DNS_BUILDER_ID 0xbeef
+#include "dns-builder.h"
 
 typedef enum { OPT_NONE, OPT_MIDDLE, OPT_END } OptPlace;
 
@@ -110,18 +19,14 @@ build_big_response (Msg *m, OptPlace opt)
 
   put_header (m, DDR_DNS_FLAG_QR | DDR_DNS_FLAG_RD | DDR_DNS_FLAG_RA, 1, 9, 3,
               opt == OPT_NONE ? 5 : 6);
-  q = put_name (m, "www.example.org");
-  put16 (m, DDR_DNS_TYPE_A);
-  put16 (m, DDR_DNS_CLASS_IN);
+  q = put_question (m, "www.example.org", DDR_DNS_TYPE_A);
 
   put_name_ptr (m, "", q);
   put_rr (m, DDR_DNS_TYPE_CNAME, 3600, 6);
   cdn = put_name_ptr (m, "cdn", q + 4);
   for (guint i = 0; i < 8; i++)
     {
-      put_name_ptr (m, "", cdn);
-      put_rr (m, DDR_DNS_TYPE_A, 300, 4);
-      put32 (m, 0xcb007100 + i);
+      put_a (m, cdn, 300, 0xcb007100 + i);
     }
 
   for (guint i = 0; i < 3; i++)
@@ -133,12 +38,8 @@ build_big_response (Msg *m, OptPlace opt)
       ns[i] = put_name_ptr (m, label, q + 4);
     }
 
-  put_name_ptr (m, "", ns[0]);
-  put_rr (m, DDR_DNS_TYPE_A, 86400, 4);
-  put32 (m, 0xc6336401);
-  put_name_ptr (m, "", ns[1]);
-  put_rr (m, DDR_DNS_TYPE_A, 86400, 4);
-  put32 (m, 0xc6336402);
+  put_a (m, ns[0], 86400, 0xc6336401);
+  put_a (m, ns[1], 86400, 0xc6336402);
   if (opt == OPT_MIDDLE)
     {
       put_opt (m, 1232, DDR_DNS_EDNS_DO, 6);
@@ -285,9 +186,7 @@ static void
 build_query (Msg *m, gboolean with_opt, const char *name)
 {
   put_header (m, DDR_DNS_FLAG_RD | DDR_DNS_FLAG_CD, 1, 0, 0, with_opt ? 1 : 0);
-  put_name (m, name);
-  put16 (m, DDR_DNS_TYPE_A);
-  put16 (m, DDR_DNS_CLASS_IN);
+  put_question (m, name, DDR_DNS_TYPE_A);
   if (with_opt)
     put_opt (m, 4096, DDR_DNS_EDNS_DO, 0);
 }
@@ -624,9 +523,7 @@ build_aliased_query (Msg *m, AliasCase c)
   gsize opt, target = DDR_DNS_HEADER_LEN;
 
   put_header (m, DDR_DNS_FLAG_RD, 1, 0, 0, 2);
-  put_name (m, "example.org");
-  put16 (m, DDR_DNS_TYPE_A);
-  put16 (m, DDR_DNS_CLASS_IN);
+  put_question (m, "example.org", DDR_DNS_TYPE_A);
   opt = m->len;
   if (c == ALIAS_VIA_OPTION)
     {
@@ -644,9 +541,7 @@ build_aliased_query (Msg *m, AliasCase c)
       if (c == ALIAS_RDLENGTH)
         target = opt + 10;
     }
-  put_name_ptr (m, "", target);
-  put_rr (m, DDR_DNS_TYPE_A, 60, 4);
-  put32 (m, 0x7f000001);
+  put_a (m, target, 60, 0x7f000001);
 }
 
 static void
@@ -696,9 +591,7 @@ test_strip_option_aliased_rdlength (void)
   g_autofree char *owner = NULL;
 
   put_header (&m, DDR_DNS_FLAG_QR | DDR_DNS_FLAG_RD | DDR_DNS_FLAG_RA, 1, 0, 0, 2);
-  put_name (&m, "example.org");
-  put16 (&m, DDR_DNS_TYPE_A);
-  put16 (&m, DDR_DNS_CLASS_IN);
+  put_question (&m, "example.org", DDR_DNS_TYPE_A);
   opt = m.len;
   put_opt (&m, 1232, 0, 256);
   put16 (&m, DDR_DNS_OPT_PADDING);
@@ -707,9 +600,7 @@ test_strip_option_aliased_rdlength (void)
   put16 (&m, 248);
   for (guint i = 0; i < 248; i++)
     put8 (&m, 0);
-  put_name_ptr (&m, "", opt + 10);
-  put_rr (&m, DDR_DNS_TYPE_A, 60, 4);
-  put32 (&m, 0x7f000001);
+  put_a (&m, opt + 10, 60, 0x7f000001);
   orig = m;
   g_assert_cmpint (ddr_dns_parse_response (m.buf, m.len, &info), ==, DDR_DNS_OK);
 

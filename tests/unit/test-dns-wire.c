@@ -4,107 +4,9 @@
 
 #include <string.h>
 
-/* A tiny message builder: messages are written by hand so each test says
- * exactly which bytes it feeds the parser. */
-typedef struct {
-  guint8 buf[4096];
-  gsize  len;
-} Msg;
+#include "dns-builder.h"
 
-static void
-put8 (Msg *m, guint8 v)
-{
-  g_assert_cmpuint (m->len, <, sizeof m->buf);
-  m->buf[m->len++] = v;
-}
-
-static void
-put16 (Msg *m, guint16 v)
-{
-  put8 (m, (guint8) (v >> 8));
-  put8 (m, (guint8) v);
-}
-
-static void
-put32 (Msg *m, guint32 v)
-{
-  put16 (m, (guint16) (v >> 16));
-  put16 (m, (guint16) v);
-}
-
-/* Plain dotted name, no escapes; "" or "." is the root. Returns its offset. */
-static gsize
-put_name (Msg *m, const char *text)
-{
-  gsize at = m->len;
-  g_auto (GStrv) labels = g_strsplit (text, ".", -1);
-
-  for (guint i = 0; labels[i] != NULL; i++)
-    {
-      gsize l = strlen (labels[i]);
-
-      if (l == 0)
-        continue;
-      put8 (m, (guint8) l);
-      for (gsize j = 0; j < l; j++)
-        put8 (m, (guint8) labels[i][j]);
-    }
-  put8 (m, 0);
-  return at;
-}
-
-/* Labels then a pointer: "www" + -> target. */
-static gsize
-put_name_ptr (Msg *m, const char *prefix, gsize target)
-{
-  gsize at = m->len;
-  g_auto (GStrv) labels = g_strsplit (prefix, ".", -1);
-
-  for (guint i = 0; labels[i] != NULL; i++)
-    {
-      gsize l = strlen (labels[i]);
-
-      if (l == 0)
-        continue;
-      put8 (m, (guint8) l);
-      for (gsize j = 0; j < l; j++)
-        put8 (m, (guint8) labels[i][j]);
-    }
-  put16 (m, (guint16) (0xc000 | target));
-  return at;
-}
-
-static void
-put_header (Msg *m, guint16 flags, guint16 qd, guint16 an, guint16 ns, guint16 ar)
-{
-  m->len = 0;
-  put16 (m, 0x1234);
-  put16 (m, flags);
-  put16 (m, qd);
-  put16 (m, an);
-  put16 (m, ns);
-  put16 (m, ar);
-}
-
-static void
-put_rr (Msg *m, guint16 type, guint32 ttl, guint16 rdlen)
-{
-  put16 (m, type);
-  put16 (m, DDR_DNS_CLASS_IN);
-  put32 (m, ttl);
-  put16 (m, rdlen);
-}
-
-static void
-put_opt (Msg *m, guint16 udp, guint32 ttl, guint16 rdlen)
-{
-  put8 (m, 0);
-  put16 (m, DDR_DNS_TYPE_OPT);
-  put16 (m, udp);
-  put32 (m, ttl);
-  put16 (m, rdlen);
-}
-
+/* Overwrite one of the four section counts (0 = QD .. 3 = AR). */
 static void
 set_count (Msg *m, guint idx, guint16 v)
 {
@@ -120,9 +22,7 @@ build_response (Msg *m)
   gsize q, cname_target;
 
   put_header (m, DDR_DNS_FLAG_QR | DDR_DNS_FLAG_RD | DDR_DNS_FLAG_RA, 1, 3, 2, 3);
-  q = put_name (m, "www.Example.com");
-  put16 (m, DDR_DNS_TYPE_A);
-  put16 (m, DDR_DNS_CLASS_IN);
+  q = put_question (m, "www.Example.com", DDR_DNS_TYPE_A);
 
   /* www.example.com CNAME cdn.example.com */
   put_name_ptr (m, "", q);
@@ -131,9 +31,7 @@ build_response (Msg *m)
   /* cdn.example.com A x2 */
   for (guint i = 0; i < 2; i++)
     {
-      put_name_ptr (m, "", cname_target);
-      put_rr (m, DDR_DNS_TYPE_A, 60 + i, 4);
-      put32 (m, 0xc0000201 + i);
+      put_a (m, cname_target, 60 + i, 0xc0000201 + i);
     }
 
   /* example.com NS ns1.example.com */
@@ -177,9 +75,7 @@ test_query_basic (void)
   gsize expect_len;
 
   put_header (&m, DDR_DNS_FLAG_RD, 1, 0, 0, 1);
-  put_name (&m, "WWW.Example.COM");
-  put16 (&m, DDR_DNS_TYPE_AAAA);
-  put16 (&m, DDR_DNS_CLASS_IN);
+  put_question (&m, "WWW.Example.COM", DDR_DNS_TYPE_AAAA);
   put_opt (&m, 4096, 0x01028000, 0);
 
   g_assert_cmpint (ddr_dns_parse_query (m.buf, m.len, &info), ==, DDR_DNS_OK);
@@ -272,12 +168,8 @@ test_response_ttls (void)
   put_header (&m, DDR_DNS_FLAG_QR, 1, 1, 0, 1);
   put_name (&m, "a");
   put32 (&m, 0x00010001);
-  put_name_ptr (&m, "", 12);
-  put_rr (&m, DDR_DNS_TYPE_A, 0x80000005, 4);
-  put32 (&m, 1);
-  put_name_ptr (&m, "", 12);
-  put_rr (&m, DDR_DNS_TYPE_A, 1, 4);
-  put32 (&m, 1);
+  put_a (&m, 12, 0x80000005, 1);
+  put_a (&m, 12, 1, 1);
   g_assert_cmpint (ddr_dns_parse_response (m.buf, m.len, &info), ==, DDR_DNS_OK);
   g_assert_cmpuint (info.min_ttl, ==, 0);
 
@@ -409,12 +301,8 @@ test_pointer_run_past_itself (void)
     put_header (&m, DDR_DNS_FLAG_QR, 1, 2, 0, 0);
     put_name (&m, "a");
     put32 (&m, 0x00010001);
-    put_name_ptr (&m, "", 12);
-    put_rr (&m, DDR_DNS_TYPE_A, 1, 4);
-    put32 (&m, 0x04787978);     /* "\4xyx" + the next byte */
-    put_name_ptr (&m, "", m.len - 4);
-    put_rr (&m, DDR_DNS_TYPE_A, 1, 4);
-    put32 (&m, 1);
+    put_a (&m, 12, 1, 0x04787978);     /* "\4xyx" + the next byte */
+    put_a (&m, m.len - 4, 1, 1);
     g_assert_cmpint (ddr_dns_parse_response (m.buf, m.len, &info), ==, DDR_DNS_ERR_NAME);
   }
 }
