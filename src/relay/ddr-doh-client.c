@@ -1,230 +1,13 @@
-/* DoH client: one curl multi handle driven by GLib fd sources and one timer source. */
+/* DoH client (curl engine): transfers on one multi handle, reused easy handles, HTTP/2. */
 #define G_LOG_DOMAIN "ddr-doh"
 
 #include "config.h"
 
-#include "ddr-doh-client.h"
+#include "ddr-doh-client-private.h"
 #include "ddr-deadline-source.h"
-#include "ddr-doh-url.h"
 
-#include <curl/curl.h>
 #include <gio/gio.h>
 #include <string.h>
-
-#define DOH_MAX_STREAMS        1000
-#define DOH_IDLE_CONN_MAX_S    60   /* idle connections are closed, never pinged */
-#define DOH_MAX_IDLE_HANDLES   1024 /* easy handles kept for reuse */
-/* Transfers handed to curl at once; the rest wait here. curl 7.88 slows down badly
- * with thousands of transfers queued inside it (20000 at once: 800 q/s, timeouts). */
-#define DOH_MAX_RUNNING        DOH_MAX_STREAMS
-
-struct _DdrDohEndpoint {
-  DdrDohUrl          url;         /* first: ddr-doh-url.c reads it through the endpoint */
-  CURLU             *uh;
-  struct curl_slist *resolve;     /* "host:port:ip1,ip2" or NULL */
-  /* Client-side state. curl 7.88 parks transfers that wait for a connection in
-   * one FIFO for all hosts and wakes one per finished transfer, so transfers
-   * queued behind a hung upstream starve those of a working one. Until a
-   * connection has answered, only one transfer per endpoint goes to curl. */
-  guint              running;
-  gboolean           ready;
-};
-G_STATIC_ASSERT (G_STRUCT_OFFSET (DdrDohEndpoint, url) == 0);
-
-struct _DdrDohTransfer {
-  DdrDohClient         *client;
-  CURL                 *easy;
-  GByteArray           *request;
-  GByteArray           *body;
-  CURLU                *get_uh;      /* GET: own copy of the endpoint URL, query rewritten */
-  const DdrDohEndpoint *get_ep;
-  DdrDohEndpoint       *ep;
-  char                  content_type[64];
-  guint32               age_s;
-  gboolean              too_big;
-  DdrDohTransferDone    done;
-  gpointer              user_data;
-  GList                 link;        /* in client->active or client->waiting */
-  gboolean              waiting;
-};
-
-struct _DdrDohClient {
-  CURLM             *multi;
-  GHashTable        *socks;        /* fd -> SockSource (owned) */
-  GSource           *timer;
-  char              *ca_file;
-  DdrDohMethod       method;
-  struct curl_slist *headers;
-  GPtrArray         *idle;         /* DdrDohTransfer ready for reuse */
-  GPtrArray         *idle_easy;    /* CURL easy handles ready for reuse */
-  GQueue             active;       /* handed to curl */
-  GQueue             waiting;      /* started, not yet handed to curl (see DdrDohEndpoint) */
-};
-
-typedef struct {
-  GSource        source;
-  DdrDohClient  *client;
-  curl_socket_t  fd;
-  gpointer       tag;
-} SockSource;
-
-/* ---- endpoints ---- */
-
-DdrDohEndpoint *
-ddr_doh_endpoint_new (const char *url, GError **error)
-{
-  g_autoptr(DdrDohEndpoint) ep = g_new0 (DdrDohEndpoint, 1);
-  CURLUcode uc;
-
-  /* curl's parse goes first: what it refuses, it explains in its own words */
-  ep->uh = curl_url ();
-  uc = curl_url_set (ep->uh, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
-  if (uc != CURLUE_OK)
-    return ddr_doh_url_error (error, url, "is not a valid URL", curl_url_strerror (uc)), NULL;
-  if (!ddr_doh_url_parse (url, &ep->url, error))
-    return NULL;
-  /* Never send a fragment; it means nothing to the server. */
-  curl_url_set (ep->uh, CURLUPART_FRAGMENT, NULL, 0);
-  return g_steal_pointer (&ep);
-}
-
-void
-ddr_doh_endpoint_free (DdrDohEndpoint *ep)
-{
-  if (!ep)
-    return;
-  curl_url_cleanup (ep->uh);
-  curl_slist_free_all (ep->resolve);
-  ddr_doh_url_clear (&ep->url);
-  g_free (ep);
-}
-
-void
-ddr_doh_endpoint_set_addresses (DdrDohEndpoint *ep, const char *const *ips)
-{
-  g_auto(GStrv) pinned = ddr_doh_url_pin_addresses (&ep->url, ips);
-  g_autoptr(GString) entry = NULL;
-
-  g_clear_pointer (&ep->resolve, curl_slist_free_all);
-  if (!pinned)
-    return;
-  entry = g_string_new (NULL);
-  g_string_append_printf (entry, "%s:%s:", ep->url.host, ep->url.port);
-  for (guint i = 0; pinned[i]; i++)
-    g_string_append_printf (entry, strchr (pinned[i], ':') ? "%s[%s]" : "%s%s",
-                            i > 0 ? "," : "", pinned[i]);
-  ep->resolve = curl_slist_append (NULL, entry->str);
-}
-
-/* ---- curl <-> GLib ---- */
-
-static void process_messages (DdrDohClient *c);
-
-static gboolean
-sock_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
-{
-  SockSource *s = (SockSource *) source;
-  DdrDohClient *c = s->client;
-  GIOCondition cond = g_source_query_unix_fd (source, s->tag);
-  int ev = 0;
-  int running;
-
-  if (cond & G_IO_IN)
-    ev |= CURL_CSELECT_IN;
-  if (cond & G_IO_OUT)
-    ev |= CURL_CSELECT_OUT;
-  if (cond & (G_IO_ERR | G_IO_HUP))
-    ev |= CURL_CSELECT_ERR;
-  curl_multi_socket_action (c->multi, s->fd, ev, &running);
-  process_messages (c);
-  return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs sock_funcs = { .dispatch = sock_dispatch };
-
-static void
-sock_source_free (gpointer data)
-{
-  GSource *source = data;
-
-  g_source_destroy (source);
-  g_source_unref (source);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: one source per socket, interest changed in place. */
-static int
-sock_cb (CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-  DdrDohClient *c = userp;
-  SockSource *s;
-  GIOCondition cond = 0;
-
-  if (what == CURL_POLL_REMOVE)
-    {
-      g_hash_table_remove (c->socks, GINT_TO_POINTER (fd));
-      return 0;
-    }
-  if (what & CURL_POLL_IN)
-    cond |= G_IO_IN;
-  if (what & CURL_POLL_OUT)
-    cond |= G_IO_OUT;
-
-  s = g_hash_table_lookup (c->socks, GINT_TO_POINTER (fd));
-  if (!s)
-    {
-      s = (SockSource *) g_source_new (&sock_funcs, sizeof (SockSource));
-      s->client = c;
-      s->fd = fd;
-      s->tag = g_source_add_unix_fd (&s->source, fd, cond);
-      g_source_set_name (&s->source, "ddr-doh-socket");
-      g_source_attach (&s->source, NULL);
-      g_hash_table_insert (c->socks, GINT_TO_POINTER (fd), s);
-    }
-  else
-    {
-      g_source_modify_unix_fd (&s->source, s->tag, cond);
-    }
-  return 0;
-}
-
-/* CURLMOPT_TIMERFUNCTION: only moves the timer source; curl runs from its dispatch. */
-static int
-timer_cb (CURLM *multi, long timeout_ms, void *userp)
-{
-  DdrDohClient *c = userp;
-
-  if (timeout_ms < 0)
-    ddr_deadline_source_set (c->timer, -1);
-  else
-    ddr_deadline_source_set (c->timer, g_get_monotonic_time () + (gint64) timeout_ms * 1000);
-  return 0;
-}
-
-static void
-timer_fire (gpointer user_data)
-{
-  DdrDohClient *c = user_data;
-  int running;
-
-  curl_multi_socket_action (c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-  process_messages (c);
-}
-
-static CURLM *
-multi_new (DdrDohClient *c)
-{
-  CURLM *m = curl_multi_init ();
-
-  curl_multi_setopt (m, CURLMOPT_PIPELINING, (long) CURLPIPE_MULTIPLEX);
-  /* One multiplexed connection per host: more only churns (shared/research/curl.md). */
-  curl_multi_setopt (m, CURLMOPT_MAX_HOST_CONNECTIONS, 1L);
-  curl_multi_setopt (m, CURLMOPT_MAX_CONCURRENT_STREAMS, (long) DOH_MAX_STREAMS);
-  curl_multi_setopt (m, CURLMOPT_SOCKETFUNCTION, sock_cb);
-  curl_multi_setopt (m, CURLMOPT_SOCKETDATA, c);
-  curl_multi_setopt (m, CURLMOPT_TIMERFUNCTION, timer_cb);
-  curl_multi_setopt (m, CURLMOPT_TIMERDATA, c);
-  return m;
-}
 
 /* ---- transfers ---- */
 
@@ -544,8 +327,8 @@ transfer_finish (DdrDohClient *c, DdrDohTransfer *t, CURLcode rc)
   run_waiting (c);
 }
 
-static void
-process_messages (DdrDohClient *c)
+void
+ddr_doh_client_process_messages (DdrDohClient *c)
 {
   CURLMsg *msg;
   int left;
@@ -641,25 +424,13 @@ ddr_doh_client_cancel (DdrDohClient *c, DdrDohTransfer *t)
   run_waiting (c);
 }
 
-static void
-multi_teardown (DdrDohClient *c)
-{
-  for (GList *l = c->active.head; l; l = l->next)
-    curl_multi_remove_handle (c->multi, ((DdrDohTransfer *) l->data)->easy);
-  curl_multi_cleanup (c->multi);
-  c->multi = NULL;
-  /* whatever curl did not report as removed goes now */
-  g_hash_table_remove_all (c->socks);
-  ddr_deadline_source_set (c->timer, -1);
-}
-
 void
 ddr_doh_client_drop_connections (DdrDohClient *c)
 {
   guint n = c->active.length;
 
-  multi_teardown (c);
-  c->multi = multi_new (c);
+  ddr_doh_multi_teardown (c);
+  c->multi = ddr_doh_multi_new (c);
   for (GList *l = c->active.head; l; l = l->next)
     {
       DdrDohTransfer *t = l->data;
@@ -688,7 +459,7 @@ ddr_doh_client_new (const char *ca_file, DdrDohMethod method)
   c = g_new0 (DdrDohClient, 1);
   c->ca_file = g_strdup (ca_file);
   c->method = method;
-  c->socks = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, sock_source_free);
+  c->socks = ddr_doh_multi_socks_new ();
   c->idle = g_ptr_array_new ();
   c->idle_easy = g_ptr_array_new ();
   g_queue_init (&c->active);
@@ -697,9 +468,9 @@ ddr_doh_client_new (const char *ca_file, DdrDohMethod method)
   if (method == DDR_DOH_METHOD_POST)
     c->headers = curl_slist_append (c->headers, "Content-Type: application/dns-message");
 
-  c->timer = ddr_deadline_source_new ("ddr-doh-timer", timer_fire, c);
+  c->timer = ddr_doh_multi_timer_new (c);
 
-  c->multi = multi_new (c);
+  c->multi = ddr_doh_multi_new (c);
   return c;
 }
 
@@ -708,7 +479,7 @@ ddr_doh_client_free (DdrDohClient *c)
 {
   if (!c)
     return;
-  multi_teardown (c);
+  ddr_doh_multi_teardown (c);
   while (c->active.head)
     {
       DdrDohTransfer *t = c->active.head->data;
