@@ -3,36 +3,10 @@
 
 #include "config.h"
 
-#include "ddr-upstream-pool.h"
+#include "ddr-upstream-pool-private.h"
 #include "ddr-deadline-source.h"
-#include "ddr-doh-client.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <gio/gio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#define BACKOFF_MIN_MS    1000
-#define BACKOFF_MAX_MS    60000
-#define MAX_UPSTREAMS     32      /* a query's tried set is a bit mask */
-#define MAX_TIMEOUT_MS    600000
-
-typedef struct {
-  guint           index;
-  char           *url;
-  DdrDohEndpoint *ep;
-  char           *state_file;     /* last-good-<host>, NULL if not kept */
-  char           *last_ip;
-  gboolean        healthy;
-  gboolean        warned;      /* a failure was logged since the last answer */
-  gboolean        probing;        /* the one real query of a due retry is out */
-  guint           backoff_ms;
-  gint64          retry_at;       /* monotonic µs */
-  gint64          last_success;   /* monotonic µs */
-  guint64         queries, errors, connects;
-} Upstream;
 
 typedef struct _Query Query;
 
@@ -62,18 +36,6 @@ struct _Query {
   DdrDohStatus     last_status;
 };
 
-struct _DdrUpstreamPool {
-  DdrDohClient *client;
-  Upstream     *ups;
-  guint         n_ups;
-  guint         timeout_ms;
-  char         *state_dir;
-  GQueue        pending;
-  GQueue        unhedged;
-  GQueue        failed_now;
-  GSource      *timer;
-};
-
 const char *
 ddr_doh_status_to_string (DdrDohStatus status)
 {
@@ -87,109 +49,6 @@ ddr_doh_status_to_string (DdrDohStatus status)
     case DDR_DOH_CANCELLED:    return "cancelled";
     default:                   return "unknown";
     }
-}
-
-guint
-ddr_upstream_backoff_next_ms (guint current_ms)
-{
-  if (current_ms < BACKOFF_MIN_MS)
-    return BACKOFF_MIN_MS;
-  if (current_ms >= BACKOFF_MAX_MS / 2)
-    return BACKOFF_MAX_MS;
-  return current_ms * 2;
-}
-
-/* ---- health ---- */
-
-/* Failures are logged without -v, once until the upstream answers again:
- * an operator must see why clients get SERVFAIL, not one line per query. */
-static void
-warn_failure (Upstream *up, const char *why)
-{
-  if (up->warned)
-    return;
-  up->warned = TRUE;
-  g_warning ("upstream %s: %s", up->url, why);
-}
-
-static void
-mark_failed (Upstream *up, gboolean probe, gint64 now, const char *why)
-{
-  warn_failure (up, why);
-  if (up->healthy)
-    {
-      up->healthy = FALSE;
-      up->backoff_ms = BACKOFF_MIN_MS;
-      up->retry_at = now + (gint64) up->backoff_ms * 1000;
-      g_info ("upstream %u failed; retrying it in %u ms", up->index, up->backoff_ms);
-    }
-  else if (probe)
-    {
-      up->backoff_ms = ddr_upstream_backoff_next_ms (up->backoff_ms);
-      up->retry_at = now + (gint64) up->backoff_ms * 1000;
-      g_debug ("upstream %u still failing; next retry in %u ms", up->index, up->backoff_ms);
-    }
-}
-
-static void
-record_last_good (DdrUpstreamPool *pool, Upstream *up, const char *ip)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *contents = NULL;
-
-  if (!ip || !up->state_file || g_strcmp0 (ip, up->last_ip) == 0)
-    return;
-  g_free (up->last_ip);
-  up->last_ip = g_strdup (ip);
-  contents = g_strconcat (ip, "\n", NULL);
-  if (g_mkdir_with_parents (pool->state_dir, 0755) != 0 ||
-      !g_file_set_contents (up->state_file, contents, -1, &error))
-    g_warning ("could not record the address of upstream %u in %s: %s", up->index,
-               up->state_file, error ? error->message : g_strerror (errno));
-  else
-    g_debug ("upstream %u: recorded last good address", up->index);
-}
-
-static void
-mark_success (DdrUpstreamPool *pool, Upstream *up, const char *ip, gint64 now)
-{
-  up->last_success = now;
-  if (up->warned)
-    g_message ("upstream %s answers again", up->url);
-  up->warned = FALSE;
-  if (!up->healthy)
-    {
-      up->healthy = TRUE;
-      up->backoff_ms = 0;
-    }
-  record_last_good (pool, up, ip);
-}
-
-/* First healthy in order; a failed one whose retry time has come gets one real
- * query; if nothing qualifies, the one due soonest (never refuse to try). */
-static Upstream *
-pick_upstream (DdrUpstreamPool *pool, guint32 tried, gint64 now, gboolean *probe)
-{
-  Upstream *best = NULL;
-
-  *probe = FALSE;
-  for (guint i = 0; i < pool->n_ups; i++)
-    {
-      Upstream *up = &pool->ups[i];
-
-      if (tried & (1u << i))
-        continue;
-      if (up->healthy)
-        return up;
-      if (!up->probing && up->retry_at <= now)
-        {
-          *probe = TRUE;
-          return up;
-        }
-      if (!best || up->retry_at < best->retry_at)
-        best = up;
-    }
-  return best;
 }
 
 /* ---- queries ---- */
@@ -266,7 +125,7 @@ attempt_stop_unanswered (Attempt *a, gint64 now, gboolean always_fail)
   if (always_fail || up->last_success < a->started)
     {
       up->errors++;
-      mark_failed (up, probe, now, "no answer in time");
+      ddr_upstream_mark_failed (up, probe, now, "no answer in time");
     }
 }
 
@@ -347,7 +206,7 @@ on_transfer_done (const DdrDohResult *r, gpointer user_data)
 
   if (status == DDR_DOH_OK)
     {
-      mark_success (pool, up, r->primary_ip, now);
+      ddr_upstream_mark_success (pool, up, r->primary_ip, now);
       /* a hedge won: the older attempt still out counts against its upstream */
       for (guint i = 0; i < G_N_ELEMENTS (q->att); i++)
         if (q->att[i].up && q->att[i].started < started)
@@ -372,13 +231,13 @@ on_transfer_done (const DdrDohResult *r, gpointer user_data)
   describe_failure (r, status, why, sizeof why);
   if (is_failover_worthy (r, status))
     {
-      mark_failed (up, probe, now, why);
+      ddr_upstream_mark_failed (up, probe, now, why);
       if (n_attempts (q) > 0)
         return;   /* the hedge is still out: let it answer */
       if (now < q->deadline)
         {
           gboolean next_probe;
-          Upstream *next = pick_upstream (pool, q->tried, now, &next_probe);
+          Upstream *next = ddr_upstream_pick (pool, q->tried, now, &next_probe);
 
           if (next && start_attempt (q, a, next, next_probe, FALSE))
             {
@@ -389,7 +248,7 @@ on_transfer_done (const DdrDohResult *r, gpointer user_data)
     }
   else
     {
-      warn_failure (up, why);
+      ddr_upstream_warn_failure (up, why);
       if (n_attempts (q) > 0)
         return;
     }
@@ -456,7 +315,7 @@ pool_timer_fire (gpointer user_data)
       q->hedge_link.data = NULL;
       if (!slot)
         continue;
-      next = pick_upstream (pool, q->tried, now, &probe);
+      next = ddr_upstream_pick (pool, q->tried, now, &probe);
       if (next && start_attempt (q, slot, next, probe, FALSE))
         g_debug ("no answer yet; hedging on upstream %u", next->index);
     }
@@ -492,7 +351,7 @@ ddr_upstream_pool_send (DdrUpstreamPool *pool, const guint8 *query, gsize len,
       g_queue_push_tail_link (&pool->unhedged, &q->hedge_link);
     }
 
-  up = pick_upstream (pool, 0, now, &probe);
+  up = ddr_upstream_pick (pool, 0, now, &probe);
   if (!start_attempt (q, &q->att[0], up, probe, FALSE))
     {
       /* curl refused it: fail, but from the main loop, never from here */
@@ -505,105 +364,19 @@ ddr_upstream_pool_send (DdrUpstreamPool *pool, const guint8 *query, gsize len,
 
 /* ---- life cycle ---- */
 
-static gboolean
-check_ca_file (const char *path, GError **error)
-{
-  struct stat st;
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
-  int saved;
-
-  if (fd < 0)
-    {
-      saved = errno;
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "ca-file \"%s\": %s", path, g_strerror (saved));
-      return FALSE;
-    }
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
-    {
-      close (fd);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "ca-file \"%s\": not a regular file", path);
-      return FALSE;
-    }
-  close (fd);
-  return TRUE;
-}
-
-/* "[::1]" is accepted as well as "::1"; returns the bare literal or NULL. */
-static char *
-parse_ip_literal (const char *text)
-{
-  g_autofree char *bare = NULL;
-  g_autoptr(GInetAddress) addr = NULL;
-  size_t n = strlen (text);
-
-  bare = n >= 2 && text[0] == '[' && text[n - 1] == ']' ? g_strndup (text + 1, n - 2)
-                                                         : g_strdup (text);
-  addr = g_inet_address_new_from_string (bare);
-  return addr ? g_inet_address_to_string (addr) : NULL;
-}
-
-static char *
-load_last_good (const char *path)
-{
-  g_autofree char *contents = NULL;
-
-  if (!g_file_get_contents (path, &contents, NULL, NULL))
-    return NULL;
-  return parse_ip_literal (g_strstrip (contents));
-}
-
 DdrUpstreamPool *
 ddr_upstream_pool_new (const DdrUpstreamConfig *config, GError **error)
 {
-  g_autoptr(GPtrArray) ips = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) ips = NULL;
   g_autoptr(DdrUpstreamPool) pool = NULL;
   guint n_urls;
 
   g_return_val_if_fail (config, NULL);
 
-  n_urls = config->urls ? g_strv_length (config->urls) : 0;
-  if (n_urls == 0)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "url: none given: expected https://host[:port]/path");
-      return NULL;
-    }
-  if (n_urls > MAX_UPSTREAMS)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "url: %u upstreams given, at most %u are supported", n_urls, MAX_UPSTREAMS);
-      return NULL;
-    }
-  if (config->timeout_ms == 0 || config->timeout_ms > MAX_TIMEOUT_MS)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "timeout-ms %u is out of range: expected 1 to %u",
-                   config->timeout_ms, MAX_TIMEOUT_MS);
-      return NULL;
-    }
-  if (config->method != DDR_DOH_METHOD_POST && config->method != DDR_DOH_METHOD_GET)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "method %d is not valid: expected get or post", (int) config->method);
-      return NULL;
-    }
-  for (guint i = 0; config->bootstrap && config->bootstrap[i]; i++)
-    {
-      char *ip = parse_ip_literal (config->bootstrap[i]);
-
-      if (!ip)
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       "bootstrap \"%s\" is not an IP address", config->bootstrap[i]);
-          return NULL;
-        }
-      g_ptr_array_add (ips, ip);
-    }
-  g_ptr_array_add (ips, NULL);
-  if (config->ca_file && *config->ca_file && !check_ca_file (config->ca_file, error))
+  ips = ddr_upstream_config_check (config, error);
+  if (!ips)
     return NULL;
+  n_urls = g_strv_length (config->urls);
 
   pool = g_new0 (DdrUpstreamPool, 1);
   g_queue_init (&pool->pending);
@@ -631,7 +404,7 @@ ddr_upstream_pool_new (const DdrUpstreamConfig *config, GError **error)
         }
       if (ips->len > 1)
         ddr_doh_endpoint_set_addresses (up->ep, (const char *const *) ips->pdata);
-      else if (up->state_file && (up->last_ip = load_last_good (up->state_file)))
+      else if (up->state_file && (up->last_ip = ddr_upstream_load_last_good (up->state_file)))
         {
           const char *one[] = { up->last_ip, NULL };
 
