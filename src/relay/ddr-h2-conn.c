@@ -1,6 +1,5 @@
-/* One TLS + HTTP/2 connection per host:port for the nghttp2 DoH engine:
- * non-blocking connect over the pinned (or resolved) addresses, TLS with
- * verification and ALPN h2, streams multiplexed by nghttp2, batched writes
+/* One TLS + HTTP/2 connection per host:port for the nghttp2 DoH engine, once up
+ * (ddr-h2-connect.c brings it up): streams multiplexed by nghttp2, batched writes
  * (ddr_h2_conn_flush, once per loop pass) and reads to WANT_READ. */
 #define G_LOG_DOMAIN "ddr-doh"
 
@@ -11,9 +10,6 @@
 
 #include <errno.h>
 #include <gio/gio.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <stdarg.h>
@@ -23,19 +19,12 @@
 
 #define CONN_IDLE_MAX_US   (60 * G_USEC_PER_SEC)   /* closed, never pinged */
 
-struct _ResolveReq {
-  DdrH2Conn    *conn;      /* NULL once the connection is gone */
-  GCancellable *cancel;
-};
-
 struct _ConnSource {
   GSource    source;
   DdrH2Conn *conn;
   gpointer   tag;
 };
 
-static void conn_start_tls (DdrH2Conn *conn);
-static void conn_try_connect (DdrH2Conn *conn);
 static gboolean conn_write (DdrH2Conn *conn);
 
 /* ---- teardown ---- */
@@ -88,8 +77,8 @@ ddr_h2_conn_take_credit (DdrH2Conn *conn, DdrDohTransfer *t)
 
 /* Close and fail every transfer on it (a stream on an established connection
  * died there: reused, so the pool retries it once on a new one). */
-static void G_GNUC_PRINTF (2, 3)
-conn_fail (DdrH2Conn *conn, const char *fmt, ...)
+void
+ddr_h2_conn_fail (DdrH2Conn *conn, const char *fmt, ...)
 {
   char msg[128];
   GList *l;
@@ -167,8 +156,8 @@ conn_idle_fire (gpointer user_data)
 
 /* ---- fd watch: POLLIN always, POLLOUT only while something waits to be written ---- */
 
-static void
-conn_set_cond (DdrH2Conn *conn, GIOCondition cond)
+void
+ddr_h2_conn_set_cond (DdrH2Conn *conn, GIOCondition cond)
 {
   if (conn->cond == cond)
     return;
@@ -179,8 +168,8 @@ conn_set_cond (DdrH2Conn *conn, GIOCondition cond)
 static gboolean conn_dispatch (GSource *source, GSourceFunc callback, gpointer user_data);
 static GSourceFuncs conn_funcs = { .dispatch = conn_dispatch };
 
-static void
-conn_watch (DdrH2Conn *conn, GIOCondition cond)
+void
+ddr_h2_conn_watch (DdrH2Conn *conn, GIOCondition cond)
 {
   ConnSource *s = (ConnSource *) g_source_new (&conn_funcs, sizeof (ConnSource));
 
@@ -192,8 +181,8 @@ conn_watch (DdrH2Conn *conn, GIOCondition cond)
   g_source_attach (&s->source, g_main_context_get_thread_default ());
 }
 
-static void
-conn_close_fd (DdrH2Conn *conn)
+void
+ddr_h2_conn_close_fd (DdrH2Conn *conn)
 {
   if (conn->src)
     {
@@ -206,166 +195,10 @@ conn_close_fd (DdrH2Conn *conn)
   conn->fd = -1;
 }
 
-/* ---- connect ---- */
+/* ---- TLS errors ---- */
 
-static void
-conn_try_connect (DdrH2Conn *conn)
-{
-  while (conn->addrs && conn->addrs[conn->next_addr])
-    {
-      const char *ip = conn->addrs[conn->next_addr++];
-      struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-                                .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
-      struct addrinfo *ai = NULL;
-      int one = 1;
-      int rc;
-
-      g_strlcpy (conn->ip, ip, sizeof conn->ip);
-      if (getaddrinfo (ip, conn->port, &hints, &ai) != 0 || !ai)
-        {
-          g_snprintf (conn->last_error, sizeof conn->last_error, "bad address %s", ip);
-          continue;
-        }
-      conn->fd = socket (ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      if (conn->fd < 0)
-        {
-          g_snprintf (conn->last_error, sizeof conn->last_error, "socket: %s",
-                      g_strerror (errno));
-          freeaddrinfo (ai);
-          continue;
-        }
-      setsockopt (conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      rc = connect (conn->fd, ai->ai_addr, ai->ai_addrlen);
-      freeaddrinfo (ai);
-      if (rc == 0)
-        {
-          conn_watch (conn, G_IO_IN);
-          conn->connect_credit = TRUE;
-          conn_start_tls (conn);
-          return;
-        }
-      if (errno == EINPROGRESS)
-        {
-          conn->state = C_CONNECTING;
-          conn_watch (conn, G_IO_OUT);
-          return;
-        }
-      g_snprintf (conn->last_error, sizeof conn->last_error,
-                  "connect to %s port %s failed: %s", ip, conn->port, g_strerror (errno));
-      conn_close_fd (conn);
-    }
-  conn_fail (conn, "%s", conn->last_error[0] ? conn->last_error : "no address to connect to");
-}
-
-static void
-conn_connected (DdrH2Conn *conn)
-{
-  int err = 0;
-  socklen_t len = sizeof err;
-
-  if (getsockopt (conn->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-    err = errno;
-  if (err == EINPROGRESS)
-    return;
-  if (err != 0)
-    {
-      g_snprintf (conn->last_error, sizeof conn->last_error,
-                  "connect to %s port %s failed: %s", conn->ip, conn->port, g_strerror (err));
-      conn_close_fd (conn);
-      conn_try_connect (conn);
-      return;
-    }
-  conn->connect_credit = TRUE;
-  conn_set_cond (conn, G_IO_IN);
-  conn_start_tls (conn);
-}
-
-static void
-on_resolved (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  ResolveReq *rr = user_data;
-  DdrH2Conn *conn = rr->conn;
-  g_autoptr(GError) error = NULL;
-  GList *addrs = g_resolver_lookup_by_name_finish (G_RESOLVER (source), res, &error);
-  GPtrArray *list;
-
-  g_object_unref (rr->cancel);
-  g_free (rr);
-  if (!conn)
-    {
-      g_resolver_free_addresses (addrs);
-      return;
-    }
-  conn->resolve = NULL;
-  if (!addrs)
-    {
-      conn_fail (conn, "could not resolve %s: %s", conn->host, error->message);
-      return;
-    }
-  list = g_ptr_array_new ();
-  for (GList *l = addrs; l; l = l->next)
-    g_ptr_array_add (list, g_inet_address_to_string (l->data));
-  g_ptr_array_add (list, NULL);
-  g_resolver_free_addresses (addrs);
-  conn->addrs = (char **) g_ptr_array_free (list, FALSE);
-  conn->next_addr = 0;
-  conn_try_connect (conn);
-}
-
-static void
-conn_begin (DdrH2Conn *conn)
-{
-  g_autoptr(GResolver) resolver = NULL;
-  ResolveReq *rr;
-
-  if (conn->addrs)
-    {
-      conn_try_connect (conn);
-      return;
-    }
-  conn->state = C_RESOLVING;
-  rr = g_new0 (ResolveReq, 1);
-  rr->conn = conn;
-  rr->cancel = g_cancellable_new ();
-  conn->resolve = rr;
-  resolver = g_resolver_get_default ();
-  g_resolver_lookup_by_name_async (resolver, conn->host, rr->cancel, on_resolved, rr);
-}
-
-/* ---- TLS ---- */
-
-static void
-conn_start_tls (DdrH2Conn *conn)
-{
-  X509_VERIFY_PARAM *param;
-  int ok;
-
-  conn->state = C_HANDSHAKE;
-  if (!conn->client->ssl_ctx || !(conn->ssl = SSL_new (conn->client->ssl_ctx)))
-    {
-      conn_fail (conn, "TLS setup failed");
-      return;
-    }
-  SSL_set_fd (conn->ssl, conn->fd);
-  param = SSL_get0_param (conn->ssl);
-  X509_VERIFY_PARAM_set_hostflags (param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-  if (conn->host_is_ip)
-    ok = X509_VERIFY_PARAM_set1_ip_asc (param, conn->host);
-  else
-    ok = X509_VERIFY_PARAM_set1_host (param, conn->host, 0) &&
-         SSL_set_tlsext_host_name (conn->ssl, conn->host);
-  if (!ok)
-    {
-      conn_fail (conn, "TLS setup failed for host %s", conn->host);
-      return;
-    }
-  SSL_set_connect_state (conn->ssl);
-  /* the handshake's first flight goes out from the dispatch that POLLOUT brings */
-  conn_set_cond (conn, G_IO_IN | G_IO_OUT);
-}
-
-static const char *
-ssl_error_text (DdrH2Conn *conn, int rc, char *buf, gsize len)
+const char *
+ddr_h2_conn_ssl_error_text (DdrH2Conn *conn, int rc, char *buf, gsize len)
 {
   int err = SSL_get_error (conn->ssl, rc);
   unsigned long e = ERR_peek_last_error ();
@@ -386,54 +219,6 @@ ssl_error_text (DdrH2Conn *conn, int rc, char *buf, gsize len)
   return buf;
 }
 
-
-static void
-conn_handshake (DdrH2Conn *conn)
-{
-  const unsigned char *alpn = NULL;
-  unsigned int alpn_len = 0;
-  char buf[128];
-  GQueue waiting;
-  GList *l;
-  int rc;
-
-  ERR_clear_error ();
-  errno = 0;
-  rc = SSL_do_handshake (conn->ssl);
-  if (rc != 1)
-    {
-      int err = SSL_get_error (conn->ssl, rc);
-
-      if (err == SSL_ERROR_WANT_READ)
-        conn_set_cond (conn, G_IO_IN);
-      else if (err == SSL_ERROR_WANT_WRITE)
-        conn_set_cond (conn, G_IO_IN | G_IO_OUT);
-      else
-        conn_fail (conn, "TLS handshake with %s failed: %s", conn->key,
-                   ssl_error_text (conn, rc, buf, sizeof buf));
-      return;
-    }
-  SSL_get0_alpn_selected (conn->ssl, &alpn, &alpn_len);
-  if (alpn_len != 2 || memcmp (alpn, "h2", 2) != 0)
-    {
-      conn_fail (conn, "%s did not negotiate HTTP/2 (ALPN h2)", conn->key);
-      return;
-    }
-  if (!ddr_h2_session_setup (conn))
-    {
-      conn_fail (conn, "HTTP/2 session setup failed");
-      return;
-    }
-  conn->state = C_READY;
-  conn_set_cond (conn, G_IO_IN);
-  /* the transfers that waited go out with the SETTINGS, in the next flush */
-  waiting = conn->queued;
-  g_queue_init (&conn->queued);
-  while ((l = g_queue_pop_head_link (&waiting)))
-    ddr_h2_conn_submit (conn, l->data);
-  ddr_h2_conn_check_idle (conn);
-}
-
 /* ---- I/O ---- */
 
 /* FALSE if the connection was closed. */
@@ -448,7 +233,7 @@ conn_write (DdrH2Conn *conn)
     g_byte_array_append (conn->out, data, (guint) n);
   if (n < 0)
     {
-      conn_fail (conn, "HTTP/2 error: %s", nghttp2_strerror ((int) n));
+      ddr_h2_conn_fail (conn, "HTTP/2 error: %s", nghttp2_strerror ((int) n));
       return FALSE;
     }
   if (conn->out->len > conn->out_off)
@@ -466,8 +251,8 @@ conn_write (DdrH2Conn *conn)
 
           if (err != SSL_ERROR_WANT_WRITE && err != SSL_ERROR_WANT_READ)
             {
-              conn_fail (conn, "write to %s failed: %s", conn->key,
-                         ssl_error_text (conn, rc, buf, sizeof buf));
+              ddr_h2_conn_fail (conn, "write to %s failed: %s", conn->key,
+                         ddr_h2_conn_ssl_error_text (conn, rc, buf, sizeof buf));
               return FALSE;
             }
         }
@@ -476,14 +261,14 @@ conn_write (DdrH2Conn *conn)
     {
       g_byte_array_set_size (conn->out, 0);
       conn->out_off = 0;
-      conn_set_cond (conn, G_IO_IN);
+      ddr_h2_conn_set_cond (conn, G_IO_IN);
     }
   else
-    conn_set_cond (conn, G_IO_IN | G_IO_OUT);
+    ddr_h2_conn_set_cond (conn, G_IO_IN | G_IO_OUT);
   if (!nghttp2_session_want_read (conn->h2) && !nghttp2_session_want_write (conn->h2) &&
       conn->out->len == 0)
     {
-      conn_fail (conn, "HTTP/2 session with %s ended", conn->key);
+      ddr_h2_conn_fail (conn, "HTTP/2 session with %s ended", conn->key);
       return FALSE;
     }
   return TRUE;
@@ -518,7 +303,7 @@ conn_read (DdrH2Conn *conn)
 
           if (rv < 0)
             {
-              conn_fail (conn, "HTTP/2 error from %s: %s", conn->key,
+              ddr_h2_conn_fail (conn, "HTTP/2 error from %s: %s", conn->key,
                          nghttp2_strerror ((int) rv));
               return FALSE;
             }
@@ -529,15 +314,15 @@ conn_read (DdrH2Conn *conn)
         break;
       if (err == SSL_ERROR_WANT_WRITE)
         {
-          conn_set_cond (conn, G_IO_IN | G_IO_OUT);
+          ddr_h2_conn_set_cond (conn, G_IO_IN | G_IO_OUT);
           break;
         }
-      conn_fail (conn, "read from %s: %s", conn->key, ssl_error_text (conn, n, buf, sizeof buf));
+      ddr_h2_conn_fail (conn, "read from %s: %s", conn->key, ddr_h2_conn_ssl_error_text (conn, n, buf, sizeof buf));
       return FALSE;
     }
   if (!nghttp2_session_want_read (conn->h2) && !nghttp2_session_want_write (conn->h2))
     {
-      conn_fail (conn, "HTTP/2 session with %s ended", conn->key);
+      ddr_h2_conn_fail (conn, "HTTP/2 session with %s ended", conn->key);
       return FALSE;
     }
   return TRUE;
@@ -555,10 +340,10 @@ conn_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
     {
     case C_CONNECTING:
       if (cond & (G_IO_OUT | G_IO_ERR | G_IO_HUP))
-        conn_connected (conn);
+        ddr_h2_connect_finish (conn);
       break;
     case C_HANDSHAKE:
-      conn_handshake (conn);
+      ddr_h2_connect_handshake (conn);
       break;
     case C_READY:
       /* on POLLOUT too: an SSL_read may have been waiting to write */
@@ -623,7 +408,7 @@ ddr_h2_conn_add (DdrH2Conn *conn, DdrDohTransfer *t)
   t->state = XFER_QUEUED;
   g_queue_push_tail_link (&conn->queued, &t->link);
   if (conn->state == C_NEW)
-    conn_begin (conn);   /* may fail it at once: the failure is only queued */
+    ddr_h2_connect_start (conn);   /* may fail it at once: the failure is only queued */
 }
 
 void

@@ -1,8 +1,9 @@
 /* The nghttp2 DoH engine's shared types: ddr-h2-client.c (endpoints, transfers,
- * results) and ddr-h2-conn.c (one TLS + HTTP/2 connection per host:port). */
+ * results), ddr-h2-conn.c (one TLS + HTTP/2 connection per host:port) and
+ * ddr-h2-connect.c (getting that connection up). */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 #include <nghttp2/nghttp2.h>
 #include <openssl/ssl.h>
 
@@ -89,6 +90,11 @@ typedef enum {
 
 typedef struct _ResolveReq ResolveReq;
 
+struct _ResolveReq {
+  DdrH2Conn    *conn;      /* NULL once the connection is gone */
+  GCancellable *cancel;
+};
+
 typedef struct _ConnSource ConnSource;
 
 struct _DdrH2Conn {
@@ -133,6 +139,21 @@ void       ddr_h2_conn_drop      (DdrH2Conn *conn, GQueue *orphans);
 void       ddr_h2_conn_take_credit (DdrH2Conn *conn, DdrDohTransfer *t);
 /* Arm the 60 s idle timer when nothing is on it, disarm it otherwise. */
 void       ddr_h2_conn_check_idle  (DdrH2Conn *conn);
+/* Fail every transfer on it and close it. */
+void       ddr_h2_conn_fail        (DdrH2Conn *conn, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+/* The fd source: POLLIN always, POLLOUT only while something waits to be written. */
+void       ddr_h2_conn_watch       (DdrH2Conn *conn, GIOCondition cond);
+void       ddr_h2_conn_set_cond    (DdrH2Conn *conn, GIOCondition cond);
+void       ddr_h2_conn_close_fd    (DdrH2Conn *conn);
+const char *ddr_h2_conn_ssl_error_text (DdrH2Conn *conn, int rc, char *buf, gsize len);
+
+/* ddr-h2-connect.c */
+/* Resolve (unless pinned), then connect to each address in turn, then TLS. */
+void       ddr_h2_connect_start     (DdrH2Conn *conn);
+/* POLLOUT on a connecting socket: TLS, or the next address. */
+void       ddr_h2_connect_finish    (DdrH2Conn *conn);
+/* One step of the TLS handshake; on success the session starts and queued transfers go out. */
+void       ddr_h2_connect_handshake (DdrH2Conn *conn);
 
 /* ddr-h2-stream.c */
 gboolean   ddr_h2_session_setup  (DdrH2Conn *conn);
