@@ -46,15 +46,7 @@ conn_free (DdrH2Conn *conn)
     }
   g_clear_pointer (&conn->h2, nghttp2_session_del);
   g_clear_pointer (&conn->ssl, SSL_free);
-  if (conn->src)
-    {
-      g_source_destroy (&conn->src->source);
-      g_source_unref (&conn->src->source);
-      conn->src = NULL;
-    }
-  if (conn->fd >= 0)
-    close (conn->fd);
-  conn->fd = -1;
+  ddr_h2_conn_close_fd (conn);
   ddr_deadline_source_free (conn->idle_timer);
   g_byte_array_unref (conn->out);
   g_strfreev (conn->addrs);
