@@ -14,16 +14,6 @@ ddr_origin_max_answer (const DdrOrigin *origin, const DdrDnsInfo *qinfo)
 }
 
 void
-ddr_origin_copy (DdrOrigin *dest, const DdrOrigin *src)
-{
-  *dest = *src;
-  if (dest->udp)
-    ddr_udp_listener_ref (dest->udp);
-  if (dest->tcp)
-    ddr_tcp_conn_ref (dest->tcp);
-}
-
-void
 ddr_origin_reply (DdrOrigin *origin, const guint8 *msg, gsize len)
 {
   if (origin->udp)

@@ -41,8 +41,6 @@ DdrStats *ddr_relay_stats_mut   (DdrRelay *relay);
 
 /* Relay → listener. msg NULL = drop (no answer). Releases the origin's reference. */
 void     ddr_origin_reply       (DdrOrigin *origin, const guint8 *msg, gsize len);
-/* Take another reference for an origin copied into an async query. */
-void     ddr_origin_copy        (DdrOrigin *dest, const DdrOrigin *src);
 /* Largest answer this client accepts (UDP: 512 or its EDNS size; TCP: 65535). */
 gsize    ddr_origin_max_answer  (const DdrOrigin *origin, const DdrDnsInfo *qinfo);
 

@@ -33,7 +33,6 @@ struct _DdrRelay {
   guint            inflight;
   guint            max_inflight;
   gboolean         query_log;
-  guint            timeout_ms;
   DdrTcpLimits     tcp_limits;
   GPtrArray       *free_queries;     /* recycled DdrQuery structs */
   guint8           scratch[DDR_DNS_MAX_MSG + 1];
@@ -143,7 +142,6 @@ ddr_relay_reconfigure (DdrRelay *relay, const DdrRelayConfig *config, GError **e
   ddr_dns_cache_flush (relay->cache);
   relay->max_inflight = MAX (config->max_inflight, 1);
   relay->query_log = config->query_log;
-  relay->timeout_ms = config->upstream.timeout_ms;
   return TRUE;
 }
 
