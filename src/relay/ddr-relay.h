@@ -42,6 +42,44 @@ DdrUpstreamInfo *ddr_relay_get_upstreams   (DdrRelay *relay, guint *n_upstreams)
 /* One "statistics:" line plus one line per upstream, at message level. */
 void            ddr_relay_log_statistics   (DdrRelay *relay);
 
+/* ---- roaming hooks (the relay stays NetworkManager-agnostic: the roaming
+ * controller computes these and hands them over) ---- */
+
+/* Split DNS: names at or under domain go to servers (the network's own DNS, IP
+ * literals, plain DNS) instead of the DoH service. domain "" means single-label
+ * names ("printer"). The longest matching domain wins. Answers are not cached.
+ * Replaces the previous table; n_routes 0 clears it. */
+typedef struct {
+  const char        *domain;
+  const char *const *servers;
+} DdrLocalRoute;
+
+void      ddr_relay_set_local_routes (DdrRelay *relay, const DdrLocalRoute *routes, guint n_routes);
+/* The route a name would take: the servers, or NULL for the DoH service. For tests and logs. */
+const char *const *ddr_relay_route_for (DdrRelay *relay, const char *name);
+
+/* The service probe: an A query for name straight through the DoH upstreams
+ * (never the cache, never a local route). Succeeds when the answer is NOERROR
+ * with at least one A record; addresses (text) are returned for comparison.
+ * Errors say why in one sentence (upstream unreachable, NXDOMAIN, no address). */
+void      ddr_relay_probe_async  (DdrRelay            *relay,
+                                  const char          *name,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data);
+char    **ddr_relay_probe_finish (DdrRelay *relay, GAsyncResult *result, GError **error);
+
+/* The steering canary: the relay answers a query for exactly name (any type;
+ * A gets 192.0.0.8, TTL 0) locally and calls seen once. name NULL cancels. */
+typedef void (*DdrCanarySeen) (gpointer user_data);
+void      ddr_relay_expect_canary (DdrRelay *relay, const char *name,
+                                   DdrCanarySeen seen, gpointer user_data);
+
+/* Called (from the main loop) when "every upstream is failing" flips, either way. */
+typedef void (*DdrHealthChanged) (gboolean all_failing, gpointer user_data);
+void      ddr_relay_set_health_callback (DdrRelay *relay, DdrHealthChanged changed,
+                                         gpointer user_data);
+
 /* "127.0.0.1:53", "[::1]:5300", "::1", "0.0.0.0" → address (default port 53).
  * The error names the text and the accepted form. */
 GInetSocketAddress *ddr_parse_listen_address (const char *text, GError **error);

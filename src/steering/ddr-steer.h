@@ -1,0 +1,58 @@
+/* DNS steering: point the system resolver at the relay, and undo it. Shared by the
+ * daemon and threatstop-ddr-admin --action=restore-dns. Backends (networkmanager,
+ * resolved, resolv.conf, none) sit behind this one interface. */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* The owned NetworkManager profile (DESIGN.md, Test seams). */
+#define DDR_STEER_NM_ID    "threatstop-ddr"
+#define DDR_STEER_NM_UUID  "d4d9a706-83e3-4e49-857d-a38ab2ca8dcf"
+#define DDR_STEER_IFACE    "ddr0"
+/* RFC 7600 dummy address: global scope, so systemd-resolved uses the link. */
+#define DDR_STEER_ADDRESS  "192.0.0.8"
+
+#define DDR_TYPE_STEER (ddr_steer_get_type ())
+G_DECLARE_FINAL_TYPE (DdrSteer, ddr_steer, DDR, STEER, GObject)
+
+/* backend: auto | networkmanager | resolved | resolv.conf | none. auto picks
+ * networkmanager when org.freedesktop.NetworkManager has an owner on bus, else
+ * resolved when org.freedesktop.resolve1 has one, else resolv.conf.
+ * bus may be NULL (then only resolv.conf and none are possible).
+ * root: "" or a directory every file path is put under (tests).
+ * state_dir: where the steering record lives (what was changed, for restore). */
+DdrSteer   *ddr_steer_new          (const char       *backend,
+                                    GDBusConnection  *bus,
+                                    const char       *root,
+                                    const char       *state_dir,
+                                    GError          **error);
+/* The chosen backend's name: networkmanager, resolved, resolv.conf or none. */
+const char *ddr_steer_get_backend  (DdrSteer *self);
+
+/* Turn steering on (system DNS -> the relay at 127.0.0.1) or off (the network's
+ * own DNS). Idempotent; calls made while one is running are queued in order. An
+ * active NM profile is never re-activated (changes use Update2 + Reapply). */
+void        ddr_steer_set_async    (DdrSteer            *self,
+                                    gboolean             on,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data);
+gboolean    ddr_steer_set_finish   (DdrSteer *self, GAsyncResult *result, GError **error);
+/* What the last completed set asked for. */
+gboolean    ddr_steer_is_on        (DdrSteer *self);
+
+/* Undo every trace of steering by any backend, synchronously: the owned NM
+ * profile (found by id/UUID) is deactivated and deleted, the resolved link
+ * reverted, a rewritten resolv.conf restored from the record. Used at daemon
+ * start (stale state from a crash), at daemon stop, and by restore-dns.
+ * report gets one line per thing undone (may be NULL). FALSE + error only when
+ * something that was steered could not be undone. */
+gboolean    ddr_steer_restore_all  (GDBusConnection  *bus,
+                                    const char       *root,
+                                    const char       *state_dir,
+                                    GString          *report,
+                                    GError          **error);
+
+G_END_DECLS
