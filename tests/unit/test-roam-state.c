@@ -1,0 +1,208 @@
+/* The roaming state machine's decision: every rule, and the order between them. */
+#include "config.h"
+
+#include "ddr-nm-monitor.h"
+#include "ddr-roam-state.h"
+
+/* A connected network whose checks all passed: protected. Cases change one fact. */
+static DdrRoamFacts
+base (void)
+{
+  return (DdrRoamFacts) {
+    .roaming = TRUE, .ready = TRUE, .have_network = TRUE,
+    .connectivity = DDR_CONNECTIVITY_FULL,
+    .service = DDR_CHECK_OK, .canary = DDR_CHECK_OK,
+  };
+}
+
+static void
+expect (const DdrRoamFacts *f, DdrRoamState state, gboolean steer)
+{
+  DdrRoamDecision d = ddr_roam_decide (f);
+  g_autofree char *reason = ddr_roam_reason (f, d.state, "Hotel");
+
+  g_assert_cmpstr (ddr_roam_state_to_string (d.state), ==, ddr_roam_state_to_string (state));
+  g_assert_cmpint (d.steer, ==, steer);
+  g_assert_nonnull (reason);
+  g_assert_true (g_str_has_suffix (reason, "."));
+}
+
+static void
+test_protected (void)
+{
+  DdrRoamFacts f = base ();
+  g_autofree char *reason = NULL;
+
+  expect (&f, DDR_ROAM_PROTECTED, TRUE);
+  reason = ddr_roam_reason (&f, DDR_ROAM_PROTECTED, "Hotel");
+  g_assert_nonnull (strstr (reason, "\"Hotel\""));
+  /* Unknown and limited connectivity do not stop a working service. */
+  f.connectivity = DDR_CONNECTIVITY_UNKNOWN;
+  expect (&f, DDR_ROAM_PROTECTED, TRUE);
+  f.connectivity = DDR_CONNECTIVITY_LIMITED;
+  expect (&f, DDR_ROAM_PROTECTED, TRUE);
+}
+
+static void
+test_forwarding (void)
+{
+  DdrRoamFacts f = base ();
+
+  f.roaming = FALSE;
+  expect (&f, DDR_ROAM_FORWARDING, FALSE);
+  /* Forwarding wins over everything, pause included. */
+  f.paused = TRUE;
+  f.ready = FALSE;
+  expect (&f, DDR_ROAM_FORWARDING, FALSE);
+}
+
+static void
+test_starting (void)
+{
+  DdrRoamFacts f = base ();
+
+  f.ready = FALSE;
+  expect (&f, DDR_ROAM_STARTING, FALSE);
+}
+
+static void
+test_paused (void)
+{
+  DdrRoamFacts f = base ();
+
+  f.paused = TRUE;
+  expect (&f, DDR_ROAM_PAUSED, FALSE);
+  f.have_network = FALSE;         /* paused beats offline */
+  expect (&f, DDR_ROAM_PAUSED, FALSE);
+  f.have_network = TRUE;
+  f.connectivity = DDR_CONNECTIVITY_PORTAL;
+  expect (&f, DDR_ROAM_PAUSED, FALSE);
+}
+
+static void
+test_offline (void)
+{
+  DdrRoamFacts f = base ();
+
+  f.have_network = FALSE;
+  expect (&f, DDR_ROAM_OFFLINE, FALSE);
+  f.have_network = TRUE;
+  f.connectivity = DDR_CONNECTIVITY_NONE;
+  expect (&f, DDR_ROAM_OFFLINE, FALSE);
+  f.trusted_network = TRUE;       /* offline beats trusted */
+  expect (&f, DDR_ROAM_OFFLINE, FALSE);
+}
+
+static void
+test_trusted (void)
+{
+  DdrRoamFacts f = base ();
+
+  f.trusted_network = TRUE;
+  expect (&f, DDR_ROAM_TRUSTED, FALSE);
+  f.connectivity = DDR_CONNECTIVITY_PORTAL;   /* a trusted network's portal is its own business */
+  expect (&f, DDR_ROAM_TRUSTED, FALSE);
+  f.service = DDR_CHECK_FAILED;
+  expect (&f, DDR_ROAM_TRUSTED, FALSE);
+}
+
+static void
+test_trust_protected (void)
+{
+  DdrRoamFacts f = base ();
+
+  /* Opt-in off: the network's answer does not matter. */
+  f.network_protected = DDR_CHECK_OK;
+  expect (&f, DDR_ROAM_PROTECTED, TRUE);
+
+  f.trust_protected = TRUE;
+  expect (&f, DDR_ROAM_TRUSTED, FALSE);
+  f.network_protected = DDR_CHECK_FAILED;
+  expect (&f, DDR_ROAM_PROTECTED, TRUE);
+  /* Still comparing: do not steer just to stand down. */
+  f.network_protected = DDR_CHECK_UNKNOWN;
+  expect (&f, DDR_ROAM_PROBING, FALSE);
+  /* ...unless the service is known to be down. */
+  f.service = DDR_CHECK_FAILED;
+  expect (&f, DDR_ROAM_UNREACHABLE, FALSE);
+  /* A portal beats the network's claim to be protected. */
+  f.network_protected = DDR_CHECK_OK;
+  f.portal_seen = TRUE;
+  expect (&f, DDR_ROAM_PORTAL, FALSE);
+}
+
+static void
+test_portal (void)
+{
+  DdrRoamFacts f = base ();
+
+  f.connectivity = DDR_CONNECTIVITY_PORTAL;
+  expect (&f, DDR_ROAM_PORTAL, FALSE);
+  f.connectivity = DDR_CONNECTIVITY_FULL;
+  f.portal_seen = TRUE;
+  expect (&f, DDR_ROAM_PORTAL, FALSE);
+  /* Even with block, a portal lets the network's DNS serve: the user must log in. */
+  f.block = TRUE;
+  f.service = DDR_CHECK_FAILED;
+  expect (&f, DDR_ROAM_PORTAL, FALSE);
+}
+
+static void
+test_probing (void)
+{
+  DdrRoamFacts f = base ();
+
+  f.service = DDR_CHECK_UNKNOWN;
+  f.canary = DDR_CHECK_UNKNOWN;
+  expect (&f, DDR_ROAM_PROBING, FALSE);
+  /* Service answered: steer, then prove it with the canary before "protected". */
+  f.service = DDR_CHECK_OK;
+  expect (&f, DDR_ROAM_PROBING, TRUE);
+}
+
+static void
+test_unreachable (void)
+{
+  DdrRoamFacts f = base ();
+
+  f.service = DDR_CHECK_FAILED;
+  expect (&f, DDR_ROAM_UNREACHABLE, FALSE);
+  f.block = TRUE;
+  expect (&f, DDR_ROAM_UNREACHABLE, TRUE);
+  /* Steering that the canary cannot prove falls back, block or not. */
+  f.service = DDR_CHECK_OK;
+  f.canary = DDR_CHECK_FAILED;
+  expect (&f, DDR_ROAM_UNREACHABLE, FALSE);
+}
+
+static void
+test_names (void)
+{
+  g_assert_cmpstr (ddr_roam_state_to_string (DDR_ROAM_STARTING), ==, "starting");
+  g_assert_cmpstr (ddr_roam_state_to_string (DDR_ROAM_FORWARDING), ==, "forwarding");
+  g_assert_cmpstr (ddr_roam_state_to_string (DDR_ROAM_OFFLINE), ==, "offline");
+  g_assert_cmpstr (ddr_roam_state_to_string (DDR_ROAM_PROBING), ==, "probing");
+  g_assert_cmpstr (ddr_roam_state_to_string (DDR_ROAM_PORTAL), ==, "portal");
+  g_assert_cmpstr (ddr_roam_state_to_string (DDR_ROAM_PROTECTED), ==, "protected");
+  g_assert_cmpstr (ddr_roam_state_to_string (DDR_ROAM_UNREACHABLE), ==, "unreachable");
+  g_assert_cmpstr (ddr_roam_state_to_string (DDR_ROAM_TRUSTED), ==, "trusted");
+  g_assert_cmpstr (ddr_roam_state_to_string (DDR_ROAM_PAUSED), ==, "paused");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/roam-state/protected", test_protected);
+  g_test_add_func ("/roam-state/forwarding", test_forwarding);
+  g_test_add_func ("/roam-state/starting", test_starting);
+  g_test_add_func ("/roam-state/paused", test_paused);
+  g_test_add_func ("/roam-state/offline", test_offline);
+  g_test_add_func ("/roam-state/trusted", test_trusted);
+  g_test_add_func ("/roam-state/trust-protected", test_trust_protected);
+  g_test_add_func ("/roam-state/portal", test_portal);
+  g_test_add_func ("/roam-state/probing", test_probing);
+  g_test_add_func ("/roam-state/unreachable", test_unreachable);
+  g_test_add_func ("/roam-state/names", test_names);
+  return g_test_run ();
+}
