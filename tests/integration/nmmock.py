@@ -1,0 +1,256 @@
+#!/usr/bin/python3
+"""A NetworkManager for tests: python3-dbusmock's `networkmanager` template extended by
+nmmock_template.py, in its own process on a private system bus, and the test-side
+controls: NMMock (set_network, add_vpn, set_connectivity, set_check_result,
+remove_network, stop/start/restart, steering_active, own_profile, calls) and
+NMBusTestCase (busrig.BusTestCase + the NM mock as self.nm).
+
+libnm sees the mock as a real NM 1.42: primary connection, per-device connectivity,
+nameservers/domains/searches of each active connection, VPNs, DnsManager.Configuration.
+Example:
+    class T(nmmock.NMBusTestCase):
+        def test_x(self):
+            self.nm.set_network(id='Cafe', servers=['127.0.0.2'], connectivity='PORTAL')
+            ...
+            self.assertTrue(self.nm.steering_active())
+"""
+
+import os
+import subprocess
+import unittest.mock
+
+import dbus
+from dbusmock import MOCK_IFACE
+
+import busrig
+import rig
+from nmmock_template import (BUS_NAME, CONN_IFACE, CONNECTIVITY, MAIN_OBJ, MANAGER_OBJ, NM,
+                             SETTINGS_IFACE, SETTINGS_OBJ)
+
+OWN_UUID = 'd4d9a706-83e3-4e49-857d-a38ab2ca8dcf'   # DESIGN.md, Test seams
+OWN_ID = 'threatstop-ddr'
+OWN_IFACE = 'ddr0'
+TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'nmmock_template.py')
+
+
+def _plain(v):
+    """dbus-python values -> plain Python (for assertions)."""
+    if isinstance(v, (dbus.Dictionary, dict)):
+        return {_plain(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (dbus.Array, dbus.Struct, list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dbus.Boolean):
+        return bool(v)
+    if isinstance(v, (dbus.String, dbus.ObjectPath)):
+        return str(v)
+    if isinstance(v, (dbus.Double,)):
+        return float(v)
+    if isinstance(v, (dbus.Byte, dbus.Int16, dbus.UInt16, dbus.Int32, dbus.UInt32,
+                      dbus.Int64, dbus.UInt64)):
+        return int(v)
+    return v
+
+
+class NMMock:
+    """The NM mock process on the bus at `address` (a busrig.SystemBus whose policy
+    lets root own org.freedesktop.NetworkManager: see SYSTEM_BUS_POLICY)."""
+
+    def __init__(self, address, logfile=None):
+        self.address = address
+        self.logfile = logfile
+        self.proc = None
+        self.bus = None
+        self.networks = {}    # uuid -> spec, replayed by restart()
+        self.vpns = {}
+
+    # process ------------------------------------------------------------------------
+
+    def start(self, timeout=10.0):
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address)
+        out = open(self.logfile, 'ab') if self.logfile else subprocess.DEVNULL
+        self.proc = subprocess.Popen(['/usr/bin/python3', '-m', 'dbusmock', '--system',
+                                      BUS_NAME, MAIN_OBJ, 'org.freedesktop.DBus.ObjectManager'],
+                                     stdout=out, stderr=subprocess.STDOUT, env=env)
+        if out is not subprocess.DEVNULL:
+            out.close()
+        if self.bus is None:
+            self.bus = dbus.bus.BusConnection(self.address)
+        rig.wait_until(lambda: self.proc.poll() is None and self.bus.name_has_owner(BUS_NAME),
+                       timeout, what='the NM mock to own ' + BUS_NAME)
+        self.main = self.bus.get_object(BUS_NAME, MAIN_OBJ, introspect=False)
+        self.mock = dbus.Interface(self.main, MOCK_IFACE)
+        self.mock.AddTemplate(TEMPLATE, dbus.Dictionary({}, signature='sv'))
+        return self
+
+    def stop(self):
+        """NM goes away (its bus name vanishes)."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+        if self.bus is not None:
+                rig.wait_until(lambda: not self.bus.name_has_owner(BUS_NAME), 5,
+                           what='NM mock name to vanish')
+
+    def restart(self):
+        """NM restarts: a fresh process that knows the same networks (not our
+        in-memory profile: NM forgets those)."""
+        self.stop()
+        self.start()
+        for spec in self.networks.values():
+            self.mock.DdrAddNetwork(self._spec(spec))
+        for spec in self.vpns.values():
+            self.mock.DdrAddVpn(self._spec(spec))
+
+    def close(self):
+        self.stop()
+        if self.bus is not None:
+            self.bus.close()
+            self.bus = None
+
+    # networks -----------------------------------------------------------------------
+
+    @staticmethod
+    def _spec(d):
+        out = {}
+        for k, v in d.items():
+            if v is None:
+                continue
+            if isinstance(v, (list, tuple)):
+                out[k] = dbus.Array([str(x) for x in v], signature='s')
+            elif isinstance(v, bool):
+                out[k] = dbus.Boolean(v)
+            elif isinstance(v, int):
+                out[k] = dbus.UInt32(v)
+            else:
+                out[k] = dbus.String(v)
+        return dbus.Dictionary(out, signature='sv')
+
+    @staticmethod
+    def connectivity_value(c):
+        return CONNECTIVITY[c.upper()] if isinstance(c, str) else int(c)
+
+    def set_network(self, id='HotelWiFi', uuid='5f0c4b0e-1111-4a6b-9a39-000000000001',
+                    iface='wlan0', servers=('127.0.0.2',), domains=(), searches=(),
+                    connectivity='FULL', type='802-11-wireless', primary=True):
+        """The primary network (replaces any network of the same UUID)."""
+        if uuid in self.networks:
+            self.remove_network(uuid, quiet=True)
+        spec = {'id': id, 'uuid': uuid, 'iface': iface, 'servers': list(servers),
+                'domains': list(domains), 'searches': list(searches), 'type': type,
+                'connectivity': self.connectivity_value(connectivity), 'primary': primary}
+        self.networks[uuid] = spec
+        return str(self.mock.DdrAddNetwork(self._spec(spec)))
+
+    def add_vpn(self, id='CorpVPN', uuid='5f0c4b0e-2222-4a6b-9a39-000000000002',
+                iface='tun0', servers=('127.0.0.2',), domains=('corp.example',)):
+        spec = {'id': id, 'uuid': uuid, 'iface': iface, 'servers': list(servers),
+                'domains': list(domains)}
+        self.vpns[uuid] = spec
+        return str(self.mock.DdrAddVpn(self._spec(spec)))
+
+    def remove_network(self, uuid=None, quiet=False):
+        """The network (default: the only one) goes away; connectivity NONE."""
+        if uuid is None:
+            uuid = next(iter(self.networks))
+        self.networks.pop(uuid, None)
+        self.vpns.pop(uuid, None)
+        if not quiet or uuid in self.active_uuids():
+            self.mock.DdrRemoveNetwork(uuid)
+
+    def set_connectivity(self, c):
+        self.mock.DdrSetConnectivity(dbus.UInt32(self.connectivity_value(c)))
+
+    def set_check_result(self, c):
+        """What NM finds when someone calls CheckConnectivity() next."""
+        self.mock.DdrSetCheckResult(dbus.Int32(-1 if c is None else self.connectivity_value(c)))
+
+    def set_connectivity_check(self, available, uri=''):
+        self.mock.DdrSetConnectivityCheck(dbus.Boolean(available), uri)
+
+    # inspection ---------------------------------------------------------------------
+
+    def active_uuids(self):
+        return [str(u) for u in self.mock.DdrActiveUuids()]
+
+    def steering_active(self):
+        """Is our owned profile (DESIGN.md Test seams UUID) activated in NM?"""
+        return OWN_UUID in self.active_uuids()
+
+    def own_profile(self):
+        """The owned profile's settings (plain dict), or None when NM has none."""
+        settings = dbus.Interface(self.bus.get_object(BUS_NAME, SETTINGS_OBJ, introspect=False),
+                                  SETTINGS_IFACE)
+        for path in settings.ListConnections():
+            c = self.bus.get_object(BUS_NAME, path, introspect=False)
+            s = _plain(c.GetSettings(dbus_interface=CONN_IFACE))
+            if s.get('connection', {}).get('uuid') == OWN_UUID:
+                return s
+        return None
+
+    def calls(self, method=''):
+        """[(unix time, object path, [args])] of every call of method ('' = all, with
+        the method name as args[0]) the mock received (the test's own included)."""
+        return [(float(t), str(p), _plain(a)) for t, p, a in self.mock.DdrGetCalls(method)]
+
+    def clear_calls(self):
+        self.mock.DdrClearCalls()
+
+    def manager_prop(self, name):
+        return _plain(self.bus.get_object(BUS_NAME, MANAGER_OBJ, introspect=False).Get(
+            NM, name, dbus_interface=dbus.PROPERTIES_IFACE))
+
+
+# Policy lines a busrig.SystemBus config needs for the mocks of NetworkManager and logind.
+SYSTEM_BUS_POLICY = '''
+    <allow own="org.freedesktop.NetworkManager"/>
+    <allow send_destination="org.freedesktop.NetworkManager"/>
+    <allow own="org.freedesktop.login1"/>
+    <allow send_destination="org.freedesktop.login1"/>
+'''
+
+
+class NMSystemBus(busrig.SystemBus):
+    """busrig's system-like bus, whose policy also lets root own and call the NM
+    and logind mocks."""
+
+    def __init__(self, dir):
+        super().__init__(dir)
+        with open(self.conf) as f:
+            text = f.read()
+        anchor = '<allow own="org.freedesktop.PolicyKit1"/>'
+        assert anchor in text, 'busrig.BUS_CONFIG changed: update nmmock.NMSystemBus'
+        with open(self.conf, 'w') as f:
+            f.write(text.replace(anchor, anchor + SYSTEM_BUS_POLICY))
+
+class NMBusTestCase(busrig.BusTestCase):
+    """busrig.BusTestCase (private system bus, mock polkitd, unbound) plus the NM
+    mock as self.nm (no network yet: call self.nm.set_network())."""
+
+    start_nm = True
+
+    def setUp(self):
+        self.nm = None
+        # runs after the rig's cleanup (daemons, then the bus): NM outlives the daemon
+        self.addCleanup(self._nm_cleanup)
+        with unittest.mock.patch.object(busrig, 'SystemBus', NMSystemBus):
+            super().setUp()
+        self.nm = NMMock(self.bus_rig.address, logfile=self.path('nm-mock.log'))
+        if self.start_nm:
+            self.nm.start()
+
+    def _nm_cleanup(self):
+        if self.nm is None:
+            return
+        if self.nm.proc is not None and self.nm.proc.poll() is None:
+            self.nm.proc.terminate()
+            self.nm.proc.wait(10)
+        self.nm.proc = None
+        if self.nm.bus is not None:
+            self.nm.bus.close()
+            self.nm.bus = None
