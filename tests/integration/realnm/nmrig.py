@@ -156,8 +156,10 @@ def _run(cmd, check=True, **kw):
 
 def required_tools():
     """Absolute paths of everything the world needs; a missing one fails the test."""
+    # busctl: what dispatcher/90-threatstop-ddr calls the daemon with
     tools = {t: rig.tool(t) for t in ('ip', 'unshare', 'nsenter', 'mount', 'dbus-daemon',
-                                      'NetworkManager', 'getent', 'unbound', 'openssl')}
+                                      'NetworkManager', 'getent', 'unbound', 'openssl',
+                                      'busctl', 'timeout')}
     if not os.access(NM_DISPATCHER, os.X_OK):
         raise AssertionError('%s not found: install network-manager' % NM_DISPATCHER)
     try:
