@@ -248,20 +248,29 @@ class TestRoamRealNM(unittest.TestCase):
             self.fail('threatstop-ddrd exited:\n' + d.log())
         return d
 
-    def wait_state(self, want, timeout, what=None):
+    def wait_state(self, want, timeout):
+        """Poll State until it is want; fail at once if the daemon died or fell back
+        to forwarding (roaming is on: that is never right)."""
         d = self.daemon
-
-        def check():
+        deadline = time.monotonic() + timeout
+        problem = None
+        while True:
             if not d.alive():
-                raise AssertionError('threatstop-ddrd died (rc %s)' % d.proc.returncode)
-            return self.state() == want
-        try:
-            wait_until(check, timeout, interval=0.01, what=what or 'State %s' % want)
-        except AssertionError as e:
-            raise AssertionError('%s; State=%s Reason=%r resolv.conf nameservers=%s NM %s' % (
-                e, self._try(self.state), self._try(lambda: self.prop('Reason')),
-                self.w.resolv_nameservers(), self._try(self.w.connectivity)))
-        return time.monotonic()
+                problem = 'threatstop-ddrd died (rc %s)' % d.proc.returncode
+                break
+            state = self._try(self.state)
+            if state == want:
+                return time.monotonic()
+            if state == 'forwarding':
+                problem = 'State forwarding although [roaming] enabled=true'
+                break
+            if time.monotonic() > deadline:
+                problem = 'timed out after %.0fs waiting for State %s' % (timeout, want)
+                break
+            time.sleep(0.01)
+        raise AssertionError('%s; State=%s Reason=%r resolv.conf nameservers=%s NM %s' % (
+            problem, self._try(self.state), str(self._try(lambda: self.prop('Reason'))),
+            self.w.resolv_nameservers(), self._try(self.w.connectivity)))
 
     @staticmethod
     def _try(f):
