@@ -459,7 +459,8 @@ class TestRoamRealNM(unittest.TestCase):
         # what systemd does next: ExecStopPost=threatstop-ddr-admin --action=restore-dns
         changed_before_cli = watch.changed_at is not None
         t_cli = time.monotonic()
-        p = subprocess.run(self.w.inside([self.admin, '--action=restore-dns']),
+        p = subprocess.run(self.w.inside([self.admin, '--action=restore-dns',
+                                            '--state-dir=' + d.state_dir]),
                            capture_output=True, text=True, timeout=30,
                            stdin=subprocess.DEVNULL, env=self.w.env())
         t_cli_done = time.monotonic()
