@@ -6,6 +6,7 @@
 
 #include "ddr-admin-check.h"
 #include "ddr-admin-client.h"
+#include "ddr-admin-restore.h"
 #include "ddr-admin-status.h"
 
 /* The CLI's default pause (DESIGN.md); Pause() itself takes 0 = until resumed. */
@@ -16,6 +17,8 @@ typedef struct {
   char    *action;
   gboolean json;
   char    *minutes;
+  char    *root;
+  char    *state_dir;
 } Options;
 
 static int
@@ -60,18 +63,24 @@ main (int argc, char **argv)
   const char *localedir;
   GOptionEntry entries[] = {
     { "action", 0, 0, G_OPTION_ARG_STRING, &o.action,
-      N_("What to do: status, check, reload, pause, resume, reprobe"), N_("ACTION") },
+      N_("What to do: status, check, reload, pause, resume, reprobe, restore-dns"), N_("ACTION") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &o.json,
       N_("With --action=status: print one JSON object for scripts"), NULL },
     { "minutes", 0, 0, G_OPTION_ARG_STRING, &o.minutes,
       N_("With --action=pause: how long (default 15; 0 = until resumed)"), N_("N") },
+    { "root", 0, 0, G_OPTION_ARG_FILENAME, &o.root,
+      N_("Put every file path under DIR (tests, image building)"), N_("DIR") },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &o.state_dir,
+      N_("With --action=restore-dns: the daemon's state directory"), N_("DIR") },
     { NULL }
   };
-  static const char *later[] = { "install", "uninstall", "restore-dns", NULL };
+  static const char *later[] = { "install", "uninstall", NULL };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *action = NULL;
   g_autofree char *minutes = NULL;
+  g_autofree char *root = NULL;
+  g_autofree char *state_dir = NULL;
 
   setlocale (LC_ALL, "");
   /* Tests and uninstalled runs point this at the build tree's compiled catalogs. */
@@ -95,6 +104,8 @@ main (int argc, char **argv)
     }
   action = o.action;
   minutes = o.minutes;
+  root = o.root;
+  state_dir = o.state_dir;
   if (argc > 1)
     {
       g_printerr (_("threatstop-ddr-admin: unexpected argument \"%s\"\n"), argv[1]);
@@ -117,6 +128,12 @@ main (int argc, char **argv)
       return 2;
     }
 
+  if (o.state_dir && !g_str_equal (action, "restore-dns"))
+    {
+      g_printerr (_("threatstop-ddr-admin: --state-dir only goes with --action=restore-dns\n"));
+      return 2;
+    }
+
   if (g_str_equal (action, "status"))
     return ddr_admin_status (o.json);
   if (g_str_equal (action, "check"))
@@ -129,12 +146,14 @@ main (int argc, char **argv)
     return simple_call ("Resume", NULL, _("Protection resumed."));
   if (g_str_equal (action, "reprobe"))
     return simple_call ("Reprobe", NULL, _("The daemon is checking the network again."));
+  if (g_str_equal (action, "restore-dns"))
+    return ddr_admin_restore_dns (o.root, o.state_dir);
   if (g_strv_contains (later, action))
     {
       g_printerr (_("threatstop-ddr-admin: --action=%s is not implemented yet\n"), action);
       return 2;
     }
   g_printerr (_("threatstop-ddr-admin: unknown action \"%s\"; expected one of status, check, "
-                "reload, pause, resume, reprobe\n"), action);
+                "reload, pause, resume, reprobe, restore-dns\n"), action);
   return 2;
 }

@@ -1,0 +1,35 @@
+/* The interface every DNS steering backend implements (networkmanager, resolved, resolv.conf). */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define DDR_TYPE_STEER_BACKEND (ddr_steer_backend_get_type ())
+G_DECLARE_DERIVABLE_TYPE (DdrSteerBackend, ddr_steer_backend, DDR, STEER_BACKEND, GObject)
+
+struct _DdrSteerBackendClass {
+  GObjectClass parent_class;
+
+  const char *name;
+  /* Finish with a GTask (source object: the backend) that returns a boolean. */
+  void (*set_async) (DdrSteerBackend     *self,
+                     gboolean             on,
+                     GCancellable        *cancellable,
+                     GAsyncReadyCallback  callback,
+                     gpointer             user_data);
+};
+
+/* The base class itself is the "none" backend: every set succeeds and changes nothing. */
+DdrSteerBackend *ddr_steer_backend_new_none  (void);
+const char      *ddr_steer_backend_get_name  (DdrSteerBackend *self);
+void             ddr_steer_backend_set_async (DdrSteerBackend     *self,
+                                              gboolean             on,
+                                              GCancellable        *cancellable,
+                                              GAsyncReadyCallback  callback,
+                                              gpointer             user_data);
+gboolean         ddr_steer_backend_set_finish (DdrSteerBackend *self,
+                                               GAsyncResult    *result,
+                                               GError         **error);
+
+G_END_DECLS

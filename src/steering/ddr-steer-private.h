@@ -1,0 +1,48 @@
+/* Inside the steering library: the backends, their restore functions and the record. */
+#pragma once
+
+#include "ddr-steer.h"
+#include "ddr-steer-backend.h"
+
+G_BEGIN_DECLS
+
+#define DDR_STEER_VETH_PEER "ddr0p"
+#define DDR_NM_BUS_NAME     "org.freedesktop.NetworkManager"
+#define DDR_RESOLVED_BUS_NAME "org.freedesktop.resolve1"
+
+/* THREATSTOP_DDR_STEER_LINK: the owned link is dummy (default) or a veth pair. */
+typedef enum {
+  DDR_STEER_LINK_DUMMY,
+  DDR_STEER_LINK_VETH,
+} DdrSteerLinkType;
+
+gboolean         ddr_steer_link_type_from_env (DdrSteerLinkType *type, GError **error);
+gboolean         ddr_steer_bus_has_owner      (GDBusConnection *bus, const char *name);
+
+#define DDR_TYPE_STEER_NM (ddr_steer_nm_get_type ())
+G_DECLARE_FINAL_TYPE (DdrSteerNm, ddr_steer_nm, DDR, STEER_NM, DdrSteerBackend)
+#define DDR_TYPE_STEER_RESOLVED (ddr_steer_resolved_get_type ())
+G_DECLARE_FINAL_TYPE (DdrSteerResolved, ddr_steer_resolved, DDR, STEER_RESOLVED, DdrSteerBackend)
+#define DDR_TYPE_STEER_RESOLVCONF (ddr_steer_resolvconf_get_type ())
+G_DECLARE_FINAL_TYPE (DdrSteerResolvconf, ddr_steer_resolvconf, DDR, STEER_RESOLVCONF,
+                      DdrSteerBackend)
+
+DdrSteerBackend *ddr_steer_nm_new         (GDBusConnection *bus, DdrSteerLinkType link);
+DdrSteerBackend *ddr_steer_resolved_new   (GDBusConnection *bus, const char *state_dir,
+                                           DdrSteerLinkType link);
+DdrSteerBackend *ddr_steer_resolvconf_new (const char *root, const char *state_dir);
+
+/* Synchronous clean-up, one per backend; each appends a line per thing undone. */
+gboolean ddr_steer_nm_restore         (GDBusConnection *bus, GString *report, GError **error);
+gboolean ddr_steer_resolved_restore   (GDBusConnection *bus, const char *state_dir,
+                                       GString *report, GError **error);
+gboolean ddr_steer_resolvconf_restore (const char *root, const char *state_dir,
+                                       GString *report, GError **error);
+
+/* The steering record (state_dir/steering.record): one group per backend that changed
+ * something, written before the change so a crash leaves a trail. Loading a missing
+ * record gives an empty key file; saving an empty one removes the file. */
+GKeyFile *ddr_steer_record_load (const char *state_dir, GError **error);
+gboolean  ddr_steer_record_save (const char *state_dir, GKeyFile *record, GError **error);
+
+G_END_DECLS

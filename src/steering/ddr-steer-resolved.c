@@ -1,0 +1,403 @@
+/* The resolved backend: an owned link ddr0 whose per-link DNS in systemd-resolved is the relay with ~. */
+#define G_LOG_DOMAIN "ddr-steer"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <glib/gi18n-lib.h>
+
+#include "ddr-steer-private.h"
+
+#define RESOLVED_PATH   "/org/freedesktop/resolve1"
+#define RESOLVED_IFACE  "org.freedesktop.resolve1.Manager"
+#define GROUP           "resolved"
+#define CALL_TIMEOUT_MS 15000
+
+struct _DdrSteerResolved {
+  DdrSteerBackend parent;
+  GDBusConnection *bus;
+  char *state_dir;
+  DdrSteerLinkType link;
+  gboolean on;
+  gboolean lost;        /* resolved left the bus: its per-link state is gone */
+  guint watch_id;
+};
+
+G_DEFINE_FINAL_TYPE (DdrSteerResolved, ddr_steer_resolved, DDR_TYPE_STEER_BACKEND)
+
+static const char *
+ip_binary (void)
+{
+  static const char *const candidates[] = { "/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", NULL };
+
+  for (guint i = 0; candidates[i]; i++)
+    if (g_file_test (candidates[i], G_FILE_TEST_IS_EXECUTABLE))
+      return candidates[i];
+  return "ip";
+}
+
+/* Does ddr0 carry our address? Then it is ours even without a record. */
+static gboolean
+link_has_our_address (void)
+{
+  struct ifaddrs *all = NULL;
+  struct in_addr ours;
+  gboolean found = FALSE;
+
+  inet_pton (AF_INET, DDR_STEER_ADDRESS, &ours);
+  if (getifaddrs (&all) < 0)
+    return FALSE;
+  for (struct ifaddrs *a = all; a && !found; a = a->ifa_next)
+    found = a->ifa_addr && a->ifa_addr->sa_family == AF_INET
+            && g_strcmp0 (a->ifa_name, DDR_STEER_IFACE) == 0
+            && ((struct sockaddr_in *) a->ifa_addr)->sin_addr.s_addr == ours.s_addr;
+  freeifaddrs (all);
+  return found;
+}
+
+/* SetLinkDNS, SetLinkDomains(~.), SetLinkDefaultRoute, FlushCaches: sent back to back on
+ * one connection, so resolved sees them in order and no later RevertLink can overtake. */
+static void
+send_steering (DdrSteerResolved *self, int ifindex, GCancellable *cancellable,
+               GAsyncReadyCallback cb, gpointer user_data)
+{
+  static const guint8 lo[4] = { 127, 0, 0, 1 };
+  GVariantBuilder dns, domains;
+
+  g_variant_builder_init (&dns, G_VARIANT_TYPE ("a(iay)"));
+  g_variant_builder_add (&dns, "(i@ay)", AF_INET,
+                         g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, lo, sizeof lo, 1));
+  g_variant_builder_init (&domains, G_VARIANT_TYPE ("a(sb)"));
+  g_variant_builder_add (&domains, "(sb)", ".", TRUE);
+  g_dbus_connection_call (self->bus, DDR_RESOLVED_BUS_NAME, RESOLVED_PATH, RESOLVED_IFACE,
+                          "SetLinkDNS", g_variant_new ("(ia(iay))", ifindex, &dns), NULL,
+                          G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, cancellable, cb, user_data);
+  g_dbus_connection_call (self->bus, DDR_RESOLVED_BUS_NAME, RESOLVED_PATH, RESOLVED_IFACE,
+                          "SetLinkDomains", g_variant_new ("(ia(sb))", ifindex, &domains), NULL,
+                          G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, cancellable, cb, user_data);
+  g_dbus_connection_call (self->bus, DDR_RESOLVED_BUS_NAME, RESOLVED_PATH, RESOLVED_IFACE,
+                          "SetLinkDefaultRoute", g_variant_new ("(ib)", ifindex, TRUE), NULL,
+                          G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, cancellable, cb, user_data);
+  g_dbus_connection_call (self->bus, DDR_RESOLVED_BUS_NAME, RESOLVED_PATH, RESOLVED_IFACE,
+                          "FlushCaches", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
+                          cancellable, cb, user_data);
+}
+#define STEERING_CALLS 4
+
+typedef struct {
+  guint outstanding;
+  GError *error;
+} Batch;
+
+static void
+batch_free (Batch *b)
+{
+  g_clear_error (&b->error);
+  g_free (b);
+}
+
+static void
+batch_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  Batch *b = g_task_get_task_data (task);
+  GError *error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
+                                                             &error);
+
+  if (!reply && !b->error)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_dbus_error_strip_remote_error (error);
+          g_prefix_error (&error, "systemd-resolved: ");
+        }
+      b->error = error;
+    }
+  else if (!reply)
+    g_error_free (error);
+  if (--b->outstanding > 0)
+    return;
+  if (b->error)
+    g_task_return_error (task, g_steal_pointer (&b->error));
+  else
+    g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+static void
+reapplied_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
+                                                             &error);
+
+  if (!reply)
+    g_warning ("Could not re-apply DNS steering after systemd-resolved restarted: %s",
+               error->message);
+}
+
+/* resolved keeps per-link settings only in memory: put ours back after a restart. */
+static void
+resolved_appeared (GDBusConnection *bus, const char *name, const char *owner, gpointer user_data)
+{
+  DdrSteerResolved *self = user_data;
+  unsigned ifindex = if_nametoindex (DDR_STEER_IFACE);
+
+  if (self->lost && self->on && ifindex)
+    {
+      g_info ("systemd-resolved is back; re-applying DNS steering on %s", DDR_STEER_IFACE);
+      send_steering (self, (int) ifindex, NULL, reapplied_cb, NULL);
+    }
+  self->lost = FALSE;
+}
+
+static void
+resolved_vanished (GDBusConnection *bus, const char *name, gpointer user_data)
+{
+  DDR_STEER_RESOLVED (user_data)->lost = TRUE;
+}
+
+static void
+apply (GTask *task, int ifindex)
+{
+  DdrSteerResolved *self = g_task_get_source_object (task);
+  Batch *b = g_new0 (Batch, 1);
+
+  b->outstanding = STEERING_CALLS;
+  g_task_set_task_data (task, b, (GDestroyNotify) batch_free);
+  send_steering (self, ifindex, g_task_get_cancellable (task), batch_cb, task);
+}
+
+static void
+link_made_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  GSubprocess *proc = G_SUBPROCESS (source);
+  g_autofree char *err = NULL;
+  GError *error = NULL;
+  unsigned ifindex;
+
+  if (!g_subprocess_communicate_utf8_finish (proc, result, NULL, &err, &error))
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  if (!g_subprocess_get_successful (proc))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED,
+                               "Cannot create the link %s with ip: %s", DDR_STEER_IFACE,
+                               err ? g_strstrip (err) : "failed");
+      g_object_unref (task);
+      return;
+    }
+  ifindex = if_nametoindex (DDR_STEER_IFACE);
+  if (!ifindex)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                               "The link %s is missing right after it was created",
+                               DDR_STEER_IFACE);
+      g_object_unref (task);
+      return;
+    }
+  g_info ("created the link %s (index %u)", DDR_STEER_IFACE, ifindex);
+  apply (task, (int) ifindex);
+}
+
+/* The record says we made the link before it exists, so a crash right after is undone. */
+static void
+make_link (GTask *task)
+{
+  DdrSteerResolved *self = g_task_get_source_object (task);
+  g_autoptr(GKeyFile) record = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autofree char *script = NULL;
+  GError *error = NULL;
+  const char *iface = DDR_STEER_IFACE;
+
+  record = ddr_steer_record_load (self->state_dir, &error);
+  if (record)
+    {
+      g_key_file_set_string (record, GROUP, "ifname", iface);
+      g_key_file_set_boolean (record, GROUP, "created", TRUE);
+    }
+  if (!record || !ddr_steer_record_save (self->state_dir, record, &error))
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  if (self->link == DDR_STEER_LINK_VETH)
+    script = g_strdup_printf ("link add %s type veth peer name %s\n"
+                              "addr add %s/32 dev %s\n"
+                              "link set %s up\nlink set %s up\n",
+                              iface, DDR_STEER_VETH_PEER, DDR_STEER_ADDRESS, iface,
+                              DDR_STEER_VETH_PEER, iface);
+  else
+    script = g_strdup_printf ("link add %s type dummy\naddr add %s/32 dev %s\nlink set %s up\n",
+                              iface, DDR_STEER_ADDRESS, iface, iface);
+  proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                           &error, ip_binary (), "-batch", "-", NULL);
+  if (!proc)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  /* communicate also waits for ip to exit */
+  g_subprocess_communicate_utf8_async (proc, script, g_task_get_cancellable (task),
+                                       link_made_cb, task);
+}
+
+static void
+resolved_set_async (DdrSteerBackend     *backend,
+                    gboolean             on,
+                    GCancellable        *cancellable,
+                    GAsyncReadyCallback  callback,
+                    gpointer             user_data)
+{
+  DdrSteerResolved *self = DDR_STEER_RESOLVED (backend);
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  unsigned ifindex = if_nametoindex (DDR_STEER_IFACE);
+
+  g_task_set_source_tag (task, resolved_set_async);
+  self->on = on;
+  if (on && !ifindex)
+    make_link (task);
+  else if (on)
+    apply (task, (int) ifindex);
+  else if (ifindex)
+    {
+      Batch *b = g_new0 (Batch, 1);
+
+      b->outstanding = 1;
+      g_task_set_task_data (task, b, (GDestroyNotify) batch_free);
+      g_dbus_connection_call (self->bus, DDR_RESOLVED_BUS_NAME, RESOLVED_PATH, RESOLVED_IFACE,
+                              "RevertLink", g_variant_new ("(i)", (int) ifindex), NULL,
+                              G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, cancellable, batch_cb,
+                              task);
+    }
+  else
+    {
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+    }
+}
+
+static gboolean
+delete_link (GError **error)
+{
+  g_autofree char *err = NULL;
+  int status = 0;
+  const char *argv[] = { ip_binary (), "link", "del", DDR_STEER_IFACE, NULL };
+
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                     &err, &status, error))
+    return FALSE;
+  if (!g_spawn_check_wait_status (status, NULL))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "ip link del %s: %s", DDR_STEER_IFACE,
+                   g_strstrip (err));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+ddr_steer_resolved_restore (GDBusConnection *bus, const char *state_dir, GString *report,
+                            GError **error)
+{
+  g_autoptr(GKeyFile) record = ddr_steer_record_load (state_dir, error);
+  g_autoptr(GError) local = NULL;
+  gboolean recorded, created;
+  unsigned ifindex = if_nametoindex (DDR_STEER_IFACE);
+
+  if (!record)
+    return FALSE;
+  recorded = g_key_file_has_group (record, GROUP);
+  created = g_key_file_get_boolean (record, GROUP, "created", NULL);
+  if (ifindex && !recorded && link_has_our_address ())
+    created = recorded = TRUE;   /* ours by name and address; the record was lost */
+
+  if (ifindex && recorded && ddr_steer_bus_has_owner (bus, DDR_RESOLVED_BUS_NAME))
+    {
+      g_autoptr(GVariant) reply = NULL;
+
+      reply = g_dbus_connection_call_sync (bus, DDR_RESOLVED_BUS_NAME, RESOLVED_PATH,
+                                           RESOLVED_IFACE, "RevertLink",
+                                           g_variant_new ("(i)", (int) ifindex), NULL,
+                                           G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS,
+                                           NULL, &local);
+      if (!reply)
+        {
+          g_dbus_error_strip_remote_error (local);
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                       _("Could not revert the DNS settings of %s in systemd-resolved: %s"),
+                       DDR_STEER_IFACE, local->message);
+          return FALSE;
+        }
+      if (report)
+        g_string_append_printf (report, _("Reverted the DNS settings of %s in systemd-resolved\n"),
+                                DDR_STEER_IFACE);
+    }
+  if (ifindex && created)
+    {
+      if (!delete_link (&local))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Could not delete the link %s: %s"),
+                       DDR_STEER_IFACE, local->message);
+          return FALSE;
+        }
+      g_info ("deleted the link %s", DDR_STEER_IFACE);
+      if (report)
+        g_string_append_printf (report, _("Deleted the link %s\n"), DDR_STEER_IFACE);
+    }
+  if (!g_key_file_has_group (record, GROUP))
+    return TRUE;
+  g_key_file_remove_group (record, GROUP, NULL);
+  return ddr_steer_record_save (state_dir, record, error);
+}
+
+static void
+ddr_steer_resolved_dispose (GObject *object)
+{
+  DdrSteerResolved *self = DDR_STEER_RESOLVED (object);
+
+  g_clear_handle_id (&self->watch_id, g_bus_unwatch_name);
+  g_clear_object (&self->bus);
+  g_clear_pointer (&self->state_dir, g_free);
+  G_OBJECT_CLASS (ddr_steer_resolved_parent_class)->dispose (object);
+}
+
+static void
+ddr_steer_resolved_class_init (DdrSteerResolvedClass *klass)
+{
+  DdrSteerBackendClass *backend_class = DDR_STEER_BACKEND_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->dispose = ddr_steer_resolved_dispose;
+  backend_class->name = "resolved";
+  backend_class->set_async = resolved_set_async;
+}
+
+static void
+ddr_steer_resolved_init (DdrSteerResolved *self)
+{
+}
+
+DdrSteerBackend *
+ddr_steer_resolved_new (GDBusConnection *bus, const char *state_dir, DdrSteerLinkType link)
+{
+  DdrSteerResolved *self = g_object_new (DDR_TYPE_STEER_RESOLVED, NULL);
+
+  self->bus = g_object_ref (bus);
+  self->state_dir = g_strdup (state_dir);
+  self->link = link;
+  self->watch_id = g_bus_watch_name_on_connection (bus, DDR_RESOLVED_BUS_NAME,
+                                                   G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                                   resolved_appeared, resolved_vanished,
+                                                   self, NULL);
+  return DDR_STEER_BACKEND (self);
+}
