@@ -156,7 +156,8 @@ class TestAdminUsage(rig.RigTestCase):
             (['--action=status', 'extra'], 'extra'),
             ([], '--action'),
             (['--action=install'], 'not implemented yet'),
-            (['--action=restore-dns'], 'not implemented yet'),
+            (['--action=status', '--state-dir=/tmp'], '--state-dir'),
+            (['--action=restore-dns', '--root=/nonexistent/ddr-root'], '/nonexistent/ddr-root'),
         ]
         for args, text in cases:
             with self.subTest(args=args):
