@@ -1,0 +1,204 @@
+#!/usr/bin/python3
+"""The networkmanager steering backend and threatstop-ddr-admin --action=restore-dns
+against the NM mock (nmmock.py) on a private system bus: the owned profile as DESIGN.md
+describes it, on/off without re-activation, stale-profile clean-up, an NM restart, and
+a crash undone by restore-dns."""
+
+import os
+
+import dbus
+
+import nmmock
+import steerrig
+from busrig import admin_binary  # noqa: F401 - the CLI must be built
+
+ADDR_127_0_0_1 = 0x0100007f    # ipv4.dns 'au': network byte order read as little-endian
+
+
+class TestSteerNM(nmmock.NMBusTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.nm.set_network()
+        self.root = self.path('root')
+        self.state = self.path('state')
+        os.makedirs(os.path.join(self.root, 'etc'))
+        self.drivers = []
+        self.addCleanup(self._close_drivers)
+
+    def _close_drivers(self):
+        for d in self.drivers:
+            d.close()
+            if self._failed() and d.log and os.path.exists(d.log):
+                with open(d.log, errors='replace') as f:
+                    print('--- %s ---\n%s' % (d.log, f.read()[-6000:]))
+
+    def driver(self, backend='auto'):
+        d = steerrig.Driver(['--backend=' + backend, '--root=' + self.root,
+                             '--state-dir=' + self.state],
+                            env={'THREATSTOP_DDR_STEER_LINK': 'veth'},
+                            log=self.path('driver-%d.log' % len(self.drivers)))
+        self.drivers.append(d)
+        return d
+
+    def restore_dns(self):
+        return self.admin('--action=restore-dns', '--root=' + self.root,
+                          '--state-dir=' + self.state)
+
+    def own_profiles(self):
+        return [s for s in self._all_settings()
+            if s['connection'].get('uuid') == nmmock.OWN_UUID
+                or s['connection'].get('id') == nmmock.OWN_ID]
+
+    def _all_settings(self):
+        settings = dbus.Interface(self.nm.bus.get_object(nmmock.BUS_NAME, nmmock.SETTINGS_OBJ,
+                                                         introspect=False),
+                                  nmmock.SETTINGS_IFACE)
+        out = []
+        for path in settings.ListConnections():
+            c = self.nm.bus.get_object(nmmock.BUS_NAME, path, introspect=False)
+            out.append(nmmock._plain(c.GetSettings(dbus_interface=nmmock.CONN_IFACE)))
+        return out
+
+    def test_profile_on_off_never_reactivated(self):
+        d = self.driver()
+        self.assertEqual(d.backend, 'networkmanager')
+        self.assertFalse(self.nm.steering_active())
+        d.set(True)
+        self.assertTrue(self.nm.steering_active())
+
+        p = self.nm.own_profile()
+        self.assertIsNotNone(p)
+        self.assertEqual(p['connection']['id'], 'threatstop-ddr')
+        self.assertEqual(p['connection']['interface-name'], 'ddr0')
+        self.assertEqual(p['connection']['type'], 'veth')
+        self.assertFalse(p['connection']['autoconnect'])
+        self.assertEqual(p['veth']['peer'], 'ddr0p')
+        ip4 = p['ipv4']
+        self.assertEqual(ip4['method'], 'manual')
+        self.assertEqual(ip4['address-data'], [{'address': '192.0.0.8', 'prefix': 32}])
+        self.assertEqual(ip4['dns'], [ADDR_127_0_0_1])
+        self.assertEqual(ip4['dns-search'], ['~.'])
+        self.assertEqual(ip4['dns-priority'], -500)
+        self.assertTrue(ip4['never-default'])
+        self.assertEqual(p['ipv6']['method'], 'disabled')
+
+        added = self.nm.calls('AddConnection2')
+        self.assertEqual(len(added), 1)
+        self.assertEqual(added[0][2][1], 0x22)
+        activated = self.nm.calls('ActivateConnection')
+        self.assertEqual(len(activated), 1)
+        self.assertEqual(activated[0][2][1:], ['/', '/'])
+
+        # on again: already active, so no second activation (a leak window in real NM)
+        d.set(True)
+        self.assertEqual(len(self.nm.calls('ActivateConnection')), 1)
+        self.assertTrue(self.nm.steering_active())
+
+        d.set(False)
+        self.assertFalse(self.nm.steering_active())
+        self.assertEqual(len(self.nm.calls('DeactivateConnection')), 1)
+        self.assertIsNotNone(self.nm.own_profile(), 'off keeps the profile for the next on')
+        d.set(False)
+        self.assertEqual(len(self.nm.calls('DeactivateConnection')), 1)
+
+        d.set(True)
+        self.assertTrue(self.nm.steering_active())
+        self.assertEqual(len(self.nm.calls('AddConnection2')), 1)
+        self.assertEqual(len(self.nm.calls('ActivateConnection')), 2)
+
+    def test_dummy_is_the_default_type(self):
+        d = steerrig.Driver(['--backend=networkmanager', '--state-dir=' + self.state],
+                            env={'THREATSTOP_DDR_STEER_LINK': ''},
+                            log=self.path('driver-dummy.log'))
+        self.drivers.append(d)
+        d.set(True)
+        p = self.nm.own_profile()
+        self.assertEqual(p['connection']['type'], 'dummy')
+        self.assertNotIn('veth', p)
+
+    def test_stale_profiles_removed_at_first_use(self):
+        settings = dbus.Interface(self.nm.bus.get_object(nmmock.BUS_NAME, nmmock.SETTINGS_OBJ,
+                                                         introspect=False),
+                                  nmmock.SETTINGS_IFACE)
+        # one by UUID (a crashed run), one by id only (an older version)
+        for uuid, cid in ((nmmock.OWN_UUID, 'old-name'),
+                          ('0b7a3c52-0000-4000-8000-00000000beef', 'threatstop-ddr')):
+            settings.AddConnection2(
+                {'connection': {'id': cid, 'uuid': uuid, 'type': 'dummy',
+                                'interface-name': 'ddr0'}},
+                dbus.UInt32(0x22), dbus.Dictionary({}, signature='sv'))
+        self.assertEqual(len(self.own_profiles()), 2)
+        d = self.driver()
+        d.set(True)
+        profiles = self.own_profiles()
+        self.assertEqual(len(profiles), 1, profiles)
+        self.assertEqual(profiles[0]['connection']['uuid'], nmmock.OWN_UUID)
+        self.assertEqual(profiles[0]['connection']['id'], 'threatstop-ddr')
+        self.assertEqual(len(self.nm.calls('Delete')), 2)
+        self.assertTrue(self.nm.steering_active())
+
+    def test_nm_restart_forgets_and_readds(self):
+        d = self.driver()
+        d.set(True)
+        self.assertTrue(self.nm.steering_active())
+        self.nm.restart()      # a fresh NM: our in-memory profile is gone
+        self.assertIsNone(self.nm.own_profile())
+        d.set(True)
+        self.assertTrue(self.nm.steering_active())
+        self.assertIsNotNone(self.nm.own_profile())
+        d.set(False)
+        self.assertFalse(self.nm.steering_active())
+
+    def test_someone_else_deactivates(self):
+        d = self.driver()
+        d.set(True)
+        # "nmcli connection down threatstop-ddr" behind our back
+        ac = [a for a in self.nm.manager_prop('ActiveConnections')]
+        nm = dbus.Interface(self.nm.bus.get_object(nmmock.BUS_NAME, nmmock.MANAGER_OBJ,
+                                                   introspect=False), nmmock.NM)
+        for a in ac:
+            props = self.nm.bus.get_object(nmmock.BUS_NAME, a, introspect=False).GetAll(
+                'org.freedesktop.NetworkManager.Connection.Active',
+                dbus_interface=dbus.PROPERTIES_IFACE)
+            if props['Uuid'] == nmmock.OWN_UUID:
+                nm.DeactivateConnection(a)
+        self.assertFalse(self.nm.steering_active())
+        d.set(True)
+        self.assertTrue(self.nm.steering_active())
+
+    def test_crash_then_restore_dns(self):
+        d = self.driver()
+        d.set(True)
+        d.kill()
+        self.assertTrue(self.nm.steering_active(), 'NM keeps the profile up after a crash')
+
+        r = self.restore_dns()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('Deactivated the NetworkManager profile threatstop-ddr', r.stdout)
+        self.assertIn('Deleted the NetworkManager profile threatstop-ddr (%s)'
+                      % nmmock.OWN_UUID, r.stdout)
+        self.assertEqual(r.stderr, '')
+        self.assertFalse(self.nm.steering_active())
+        self.assertIsNone(self.nm.own_profile())
+        self.assertEqual(self.own_profiles(), [])
+
+        r = self.restore_dns()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith('Nothing to restore'), r.stdout)
+        self.assertEqual(r.stdout.count('\n'), 1, r.stdout)
+
+    def test_restore_dns_without_nm(self):
+        self.nm.stop()
+        r = self.restore_dns()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith('Nothing to restore'), r.stdout)
+
+    def test_restore_dns_translated(self):
+        r = self.admin('--action=restore-dns', '--root=' + self.root,
+                       '--state-dir=' + self.state,
+                       env={'LANGUAGE': 'de', 'LANG': 'C.UTF-8', 'LC_ALL': '',
+                            'THREATSTOP_DDR_LOCALEDIR': os.path.join(
+                                steerrig.rig.build_dir(), 'po')})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith('Nichts wiederherzustellen'), r.stdout)
