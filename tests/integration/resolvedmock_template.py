@@ -1,0 +1,56 @@
+'''A python3-dbusmock template for systemd-resolved's org.freedesktop.resolve1.Manager:
+the per-link calls the steering backend makes (SetLinkDNS, SetLinkDomains,
+SetLinkDefaultRoute, RevertLink, FlushCaches), recorded for the mock's GetCalls, and
+the resulting per-link state (DdrLinks). python3-dbusmock ships no resolve1 template.'''
+
+import dbus
+
+from dbusmock import MOCK_IFACE
+
+BUS_NAME = 'org.freedesktop.resolve1'
+MAIN_OBJ = '/org/freedesktop/resolve1'
+MAIN_IFACE = 'org.freedesktop.resolve1.Manager'
+SYSTEM_BUS = True
+
+_links = {}
+
+
+def _link(ifindex):
+    if ifindex <= 0:
+        raise dbus.exceptions.DBusException('Invalid interface index %d' % ifindex,
+                                            name='org.freedesktop.DBus.Error.InvalidArgs')
+    return _links.setdefault(int(ifindex), {})
+
+
+def _set_dns(self, ifindex, addresses):
+    _link(ifindex)['dns'] = [(int(f), list(bytes(a))) for f, a in addresses]
+
+
+def _set_domains(self, ifindex, domains):
+    _link(ifindex)['domains'] = [(str(d), bool(r)) for d, r in domains]
+
+
+def _set_default_route(self, ifindex, enable):
+    _link(ifindex)['default-route'] = bool(enable)
+
+
+def _revert(self, ifindex):
+    _link(ifindex)
+    _links.pop(int(ifindex), None)
+
+
+def load(mock, parameters):
+    mock.AddMethods(MAIN_IFACE, [
+        ('SetLinkDNS', 'ia(iay)', '', _set_dns),
+        ('SetLinkDomains', 'ia(sb)', '', _set_domains),
+        ('SetLinkDefaultRoute', 'ib', '', _set_default_route),
+        ('RevertLink', 'i', '', _revert),
+        ('FlushCaches', '', '', ''),
+    ])
+
+
+@dbus.service.method(MOCK_IFACE, in_signature='', out_signature='s')
+def DdrLinks(self):
+    '''The per-link settings, repr() of {ifindex: {'dns': [(family, [bytes])],
+    'domains': [(name, routing_only)], 'default-route': bool}}.'''
+    return repr(_links)
