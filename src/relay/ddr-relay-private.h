@@ -4,6 +4,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include "ddr-relay.h"
+#include "ddr-acl.h"
+#include "ddr-dns-cache.h"
 
 G_BEGIN_DECLS
 
@@ -82,5 +84,53 @@ typedef struct _DdrListen DdrListen;
 GPtrArray *ddr_listen_set_open         (DdrRelay *relay, GPtrArray *current, char **addresses,
                                         const DdrTcpLimits *limits, GError **error);
 void       ddr_listen_set_apply_limits (GPtrArray *set, const DdrTcpLimits *limits);
+
+
+/* The relay's state, shared by the relay core (ddr-relay.c) and its hook files. */
+typedef struct _DdrRelayLocal DdrRelayLocal;
+typedef struct _DdrRelayProbe DdrRelayProbe;
+
+struct _DdrRelay {
+  GPtrArray       *listens;          /* DdrListen */
+  DdrAcl          *acl;
+  DdrDnsCache     *cache;
+  DdrUpstreamPool *pool;
+  char            *pool_signature;   /* what the pool was built from */
+  GPtrArray       *retired_pools;    /* replaced by a reload, freed once drained */
+  guint            retire_idle_id;
+  DdrStats         stats;
+  guint            inflight;
+  guint            max_inflight;
+  gboolean         query_log;
+  DdrTcpLimits     tcp_limits;
+  GPtrArray       *free_queries;     /* recycled DdrQuery structs */
+  DdrRelayLocal   *local;            /* split DNS and the canary (ddr-relay-local.c) */
+  DdrRelayProbe   *probe;            /* service probes and health (ddr-relay-probe.c) */
+  guint8           scratch[DDR_DNS_MAX_MSG + 1];
+};
+
+/* ddr-relay.c, for the hook files */
+void        ddr_relay_send_answer  (DdrRelay *relay, DdrOrigin *origin, const guint8 *query,
+                                    const DdrDnsInfo *qinfo, guint8 *msg, gsize len);
+void        ddr_relay_send_error   (DdrRelay *relay, DdrOrigin *origin, const guint8 *query,
+                                    gsize query_len, const DdrDnsInfo *qinfo, DdrDnsRcode rcode,
+                                    int ede, const char *text);
+void        ddr_relay_log_query    (DdrRelay *relay, const DdrOrigin *origin,
+                                    const DdrDnsInfo *qinfo, const char *how);
+const char *ddr_relay_failure_text (DdrDohStatus status);
+void        ddr_relay_schedule_retired_check (DdrRelay *relay);
+
+/* ddr-relay-local.c: split DNS routes and the steering canary. handle returns
+ * TRUE when it took the query (and the origin's reference). */
+DdrRelayLocal *ddr_relay_local_new    (DdrRelay *relay);
+void           ddr_relay_local_free   (DdrRelayLocal *local);
+gboolean       ddr_relay_local_handle (DdrRelayLocal *local, DdrOrigin *origin,
+                                       const DdrDnsInfo *qinfo, guint8 *msg, gsize len);
+
+/* ddr-relay-probe.c: service probes and the all-failing watch. pool_changed
+ * is called after relay->pool was replaced (retired is the old one or NULL). */
+DdrRelayProbe *ddr_relay_probe_new          (DdrRelay *relay);
+void           ddr_relay_probe_free         (DdrRelayProbe *probe);
+void           ddr_relay_probe_pool_changed (DdrRelayProbe *probe, DdrUpstreamPool *retired);
 
 G_END_DECLS

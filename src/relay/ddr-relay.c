@@ -6,8 +6,6 @@
 #include <string.h>
 
 #include "ddr-relay-private.h"
-#include "ddr-acl.h"
-#include "ddr-dns-cache.h"
 #include "ddr-dns-edit.h"
 
 /* A query waiting for its upstream answer. */
@@ -21,22 +19,6 @@ typedef struct {
   guint8           head[DDR_DNS_HEADER_LEN + DDR_DNS_MAX_NAME + 4];
 } DdrQuery;
 
-struct _DdrRelay {
-  GPtrArray       *listens;          /* DdrListen */
-  DdrAcl          *acl;
-  DdrDnsCache     *cache;
-  DdrUpstreamPool *pool;
-  char            *pool_signature;   /* what the pool was built from */
-  GPtrArray       *retired_pools;    /* replaced by a reload, freed once drained */
-  guint            retire_idle_id;
-  DdrStats         stats;
-  guint            inflight;
-  guint            max_inflight;
-  gboolean         query_log;
-  DdrTcpLimits     tcp_limits;
-  GPtrArray       *free_queries;     /* recycled DdrQuery structs */
-  guint8           scratch[DDR_DNS_MAX_MSG + 1];
-};
 
 /* Firefox's canary domain (the exact name): NXDOMAIN tells browsers not to
  * switch to their own DoH, which would bypass the DNS firewall. */
@@ -85,8 +67,8 @@ free_retired_pools (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-static void
-schedule_retired_check (DdrRelay *relay)
+void
+ddr_relay_schedule_retired_check (DdrRelay *relay)
 {
   /* retired_pools is NULL while the relay is being freed. */
   if (relay->retired_pools && relay->retired_pools->len > 0 && relay->retire_idle_id == 0)
@@ -129,12 +111,15 @@ ddr_relay_reconfigure (DdrRelay *relay, const DdrRelayConfig *config, GError **e
 
   if (pool)
     {
-      if (relay->pool)
-        g_ptr_array_add (relay->retired_pools, relay->pool);
+      DdrUpstreamPool *retired = relay->pool;
+
+      if (retired)
+        g_ptr_array_add (relay->retired_pools, retired);
       relay->pool = g_steal_pointer (&pool);
       g_free (relay->pool_signature);
       relay->pool_signature = g_steal_pointer (&signature);
-      schedule_retired_check (relay);
+      ddr_relay_probe_pool_changed (relay->probe, retired);
+      ddr_relay_schedule_retired_check (relay);
     }
 
   ddr_dns_cache_set_limits (relay->cache, config->cache_size,
@@ -155,6 +140,8 @@ ddr_relay_new (const DdrRelayConfig *config, GError **error)
   relay->retired_pools = g_ptr_array_new_with_free_func ((GDestroyNotify) ddr_upstream_pool_free);
   relay->free_queries = g_ptr_array_new_with_free_func (g_free);
   ddr_stats_reset (&relay->stats);
+  relay->local = ddr_relay_local_new (relay);
+  relay->probe = ddr_relay_probe_new (relay);
   if (!ddr_relay_reconfigure (relay, config, error))
     return NULL;
   return g_steal_pointer (&relay);
@@ -168,8 +155,10 @@ ddr_relay_free (DdrRelay *relay)
   /* Listeners first: no new queries. Then the pools complete what is pending
    * (with CANCELLED), which drops those answers. */
   g_clear_pointer (&relay->listens, g_ptr_array_unref);
+  g_clear_pointer (&relay->local, ddr_relay_local_free);
   g_clear_pointer (&relay->pool, ddr_upstream_pool_free);
   g_clear_pointer (&relay->retired_pools, g_ptr_array_unref);
+  g_clear_pointer (&relay->probe, ddr_relay_probe_free);
   g_clear_handle_id (&relay->retire_idle_id, g_source_remove);
   g_clear_pointer (&relay->cache, ddr_dns_cache_free);
   g_clear_pointer (&relay->acl, ddr_acl_free);
@@ -181,9 +170,9 @@ ddr_relay_free (DdrRelay *relay)
 /* ---- answering ---- */
 
 /* Turn an upstream or cached response into the client's answer, in place, and send it. */
-static void
-send_answer (DdrRelay *relay, DdrOrigin *origin, const guint8 *query, const DdrDnsInfo *qinfo,
-             guint8 *msg, gsize len)
+void
+ddr_relay_send_answer (DdrRelay *relay, DdrOrigin *origin, const guint8 *query,
+                       const DdrDnsInfo *qinfo, guint8 *msg, gsize len)
 {
   gsize max = ddr_origin_max_answer (origin, qinfo);
   gsize name_end = DDR_DNS_HEADER_LEN + qinfo->qname_len;
@@ -219,9 +208,9 @@ send_answer (DdrRelay *relay, DdrOrigin *origin, const guint8 *query, const DdrD
   ddr_origin_reply (origin, len ? msg : NULL, len);
 }
 
-static void
-send_error (DdrRelay *relay, DdrOrigin *origin, const guint8 *query, gsize query_len,
-            const DdrDnsInfo *qinfo, DdrDnsRcode rcode, int ede, const char *text)
+void
+ddr_relay_send_error (DdrRelay *relay, DdrOrigin *origin, const guint8 *query, gsize query_len,
+                      const DdrDnsInfo *qinfo, DdrDnsRcode rcode, int ede, const char *text)
 {
   gsize len = ddr_dns_synthesize (query, query_len, qinfo, rcode, ede, text,
                                   relay->scratch, sizeof relay->scratch);
@@ -231,8 +220,9 @@ send_error (DdrRelay *relay, DdrOrigin *origin, const guint8 *query, gsize query
   ddr_origin_reply (origin, len ? relay->scratch : NULL, len);
 }
 
-static void
-log_query (DdrRelay *relay, const DdrOrigin *origin, const DdrDnsInfo *qinfo, const char *how)
+void
+ddr_relay_log_query (DdrRelay *relay, const DdrOrigin *origin, const DdrDnsInfo *qinfo,
+                     const char *how)
 {
   g_autofree char *name = NULL;
   g_autoptr(GSocketAddress) peer = NULL;
@@ -249,8 +239,8 @@ log_query (DdrRelay *relay, const DdrOrigin *origin, const DdrDnsInfo *qinfo, co
              peer_text ? peer_text : "?", origin->tcp ? "TCP" : "UDP", how);
 }
 
-static const char *
-failure_text (DdrDohStatus status)
+const char *
+ddr_relay_failure_text (DdrDohStatus status)
 {
   switch (status)
     {
@@ -287,7 +277,7 @@ on_upstream_done (DdrDohStatus status, guint8 *answer, gsize len,
 
   relay->inflight--;
   if (q->pool != relay->pool)
-    schedule_retired_check (relay);
+    ddr_relay_schedule_retired_check (relay);
 
   if (status == DDR_DOH_CANCELLED)
     {
@@ -303,14 +293,14 @@ on_upstream_done (DdrDohStatus status, guint8 *answer, gsize len,
                                 TRUE, relay->scratch, sizeof relay->scratch, &stale_len) != DDR_DNS_CACHE_MISS)
         {
           relay->stats.stale_answers++;
-          send_answer (relay, &q->origin, q->head, &q->qinfo, relay->scratch, stale_len);
+          ddr_relay_send_answer (relay, &q->origin, q->head, &q->qinfo, relay->scratch, stale_len);
         }
       else
         {
           int ede = status == DDR_DOH_TIMEOUT ? DDR_DNS_EDE_NO_REACHABLE_AUTHORITY
                                               : DDR_DNS_EDE_NETWORK_ERROR;
-          send_error (relay, &q->origin, q->head, q->qinfo.question_end, &q->qinfo,
-                      DDR_DNS_RCODE_SERVFAIL, ede, failure_text (status));
+          ddr_relay_send_error (relay, &q->origin, q->head, q->qinfo.question_end, &q->qinfo,
+                                DDR_DNS_RCODE_SERVFAIL, ede, ddr_relay_failure_text (status));
         }
     }
   else
@@ -327,7 +317,7 @@ on_upstream_done (DdrDohStatus status, guint8 *answer, gsize len,
       ddr_dns_cache_insert (relay->cache, &q->qinfo, answer, len, rinfo,
                             g_get_monotonic_time () / G_USEC_PER_SEC);
       ddr_stats_record_latency (&relay->stats, (g_get_monotonic_time () - q->start_us));
-      send_answer (relay, &q->origin, q->head, &q->qinfo, answer, len);
+      ddr_relay_send_answer (relay, &q->origin, q->head, &q->qinfo, answer, len);
     }
   query_free (relay, q);
 }
@@ -400,50 +390,54 @@ ddr_relay_handle_query (DdrRelay *relay, const DdrOrigin *origin_in,
   if (!ddr_acl_allows (relay->acl, &origin.peer.sa, origin.peer_len))
     {
       relay->stats.refused++;
-      send_error (relay, &origin, msg, len, &qinfo, DDR_DNS_RCODE_REFUSED,
-                  DDR_DNS_EDE_PROHIBITED, NULL);
+      ddr_relay_send_error (relay, &origin, msg, len, &qinfo, DDR_DNS_RCODE_REFUSED,
+                            DDR_DNS_EDE_PROHIBITED, NULL);
       return;
     }
 
   if (qinfo.has_opt && qinfo.edns_version > 0)
     {
       /* RFC 6891 §6.1.3: we speak EDNS version 0 only. */
-      send_error (relay, &origin, msg, len, &qinfo, DDR_DNS_RCODE_BADVERS, -1, NULL);
+      ddr_relay_send_error (relay, &origin, msg, len, &qinfo, DDR_DNS_RCODE_BADVERS, -1, NULL);
       return;
     }
 
   if (DDR_DNS_OPCODE (qinfo.flags) != 0)
     {
-      send_error (relay, &origin, msg, len, &qinfo, DDR_DNS_RCODE_NOTIMP, -1, NULL);
+      ddr_relay_send_error (relay, &origin, msg, len, &qinfo, DDR_DNS_RCODE_NOTIMP, -1, NULL);
       return;
     }
 
   if (is_local_nxdomain (&qinfo))
     {
       relay->stats.nxdomain_local++;
-      log_query (relay, &origin, &qinfo, "answered NXDOMAIN locally");
-      send_error (relay, &origin, msg, len, &qinfo, DDR_DNS_RCODE_NXDOMAIN, -1, NULL);
+      ddr_relay_log_query (relay, &origin, &qinfo, "answered NXDOMAIN locally");
+      ddr_relay_send_error (relay, &origin, msg, len, &qinfo, DDR_DNS_RCODE_NXDOMAIN, -1, NULL);
       return;
     }
+
+  /* Split DNS and the steering canary: never cached, never sent to the service. */
+  if (ddr_relay_local_handle (relay->local, &origin, &qinfo, msg, len))
+    return;
 
   if (ddr_dns_cache_lookup (relay->cache, &qinfo, g_get_monotonic_time () / G_USEC_PER_SEC, FALSE,
                             relay->scratch, sizeof relay->scratch, &cached_len) == DDR_DNS_CACHE_HIT)
     {
       relay->stats.cache_hits++;
-      log_query (relay, &origin, &qinfo, "cache");
-      send_answer (relay, &origin, msg, &qinfo, relay->scratch, cached_len);
+      ddr_relay_log_query (relay, &origin, &qinfo, "cache");
+      ddr_relay_send_answer (relay, &origin, msg, &qinfo, relay->scratch, cached_len);
       return;
     }
 
   if (relay->inflight >= relay->max_inflight)
     {
       relay->stats.inflight_overflow++;
-      send_error (relay, &origin, msg, len, &qinfo, DDR_DNS_RCODE_SERVFAIL,
-                  DDR_DNS_EDE_OTHER, "relay overloaded: too many queries in flight");
+      ddr_relay_send_error (relay, &origin, msg, len, &qinfo, DDR_DNS_RCODE_SERVFAIL,
+                            DDR_DNS_EDE_OTHER, "relay overloaded: too many queries in flight");
       return;
     }
 
-  log_query (relay, &origin, &qinfo, "upstream");
+  ddr_relay_log_query (relay, &origin, &qinfo, "upstream");
   forward_query (relay, &origin, &qinfo, msg, len);
 }
 
@@ -501,13 +495,14 @@ ddr_relay_log_statistics (DdrRelay *relay)
              " servfail=%" G_GUINT64_FORMAT " refused=%" G_GUINT64_FORMAT
              " malformed=%" G_GUINT64_FORMAT " local_nxdomain=%" G_GUINT64_FORMAT
              " truncated=%" G_GUINT64_FORMAT " inflight=%u inflight_overflow=%" G_GUINT64_FORMAT
-             " upstream_errors=%" G_GUINT64_FORMAT " tcp_connections=%" G_GUINT64_FORMAT
+             " upstream_errors=%" G_GUINT64_FORMAT " local_forwarded=%" G_GUINT64_FORMAT
+             " tcp_connections=%" G_GUINT64_FORMAT
              " tcp_rejected=%" G_GUINT64_FORMAT " tcp_timeouts=%" G_GUINT64_FORMAT
              " latency_p50_us=%" G_GUINT64_FORMAT " latency_p99_us=%" G_GUINT64_FORMAT,
              s->queries, s->queries_udp, s->queries_tcp, s->cache_hits,
              ddr_dns_cache_size (relay->cache), s->stale_answers, s->servfail, s->refused,
              s->malformed, s->nxdomain_local, s->truncated, relay->inflight,
-             s->inflight_overflow, s->upstream_errors, s->tcp_connections, s->tcp_rejected,
+             s->inflight_overflow, s->upstream_errors, s->local_forwarded, s->tcp_connections, s->tcp_rejected,
              s->tcp_timeouts, ddr_stats_latency_quantile (s, 0.5),
              ddr_stats_latency_quantile (s, 0.99));
 

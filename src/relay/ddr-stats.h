@@ -26,6 +26,7 @@ typedef struct {
   guint64 tcp_connections;
   guint64 tcp_rejected;       /* over tcp-max-clients */
   guint64 tcp_timeouts;       /* idle or slow clients closed */
+  guint64 local_forwarded;    /* queries sent to a network's own DNS by a local route */
 
   guint64 latency_count;
   guint64 latency_buckets[DDR_STATS_N_BUCKETS];

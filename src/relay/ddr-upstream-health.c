@@ -32,6 +32,21 @@ ddr_upstream_warn_failure (Upstream *up, const char *why)
 }
 
 void
+ddr_upstream_pool_set_health_notify (DdrUpstreamPool *pool, DdrUpstreamHealthNotify notify,
+                                     gpointer user_data)
+{
+  pool->health_notify = notify;
+  pool->health_data = user_data;
+}
+
+static void
+health_flipped (Upstream *up)
+{
+  if (up->pool->health_notify)
+    up->pool->health_notify (up->pool->health_data);
+}
+
+void
 ddr_upstream_mark_failed (Upstream *up, gboolean probe, gint64 now, const char *why)
 {
   ddr_upstream_warn_failure (up, why);
@@ -41,6 +56,7 @@ ddr_upstream_mark_failed (Upstream *up, gboolean probe, gint64 now, const char *
       up->backoff_ms = BACKOFF_MIN_MS;
       up->retry_at = now + (gint64) up->backoff_ms * 1000;
       g_info ("upstream %u failed; retrying it in %u ms", up->index, up->backoff_ms);
+      health_flipped (up);
     }
   else if (probe)
     {
@@ -80,6 +96,7 @@ ddr_upstream_mark_success (DdrUpstreamPool *pool, Upstream *up, const char *ip, 
     {
       up->healthy = TRUE;
       up->backoff_ms = 0;
+      health_flipped (up);
     }
   record_last_good (pool, up, ip);
 }

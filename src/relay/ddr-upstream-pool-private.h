@@ -10,6 +10,7 @@ G_BEGIN_DECLS
 #define MAX_UPSTREAMS     32      /* a query's tried set is a bit mask */
 
 typedef struct {
+  DdrUpstreamPool *pool;
   guint           index;
   char           *url;
   DdrDohEndpoint *ep;
@@ -34,6 +35,8 @@ struct _DdrUpstreamPool {
   GQueue        unhedged;
   GQueue        failed_now;
   GSource      *timer;
+  DdrUpstreamHealthNotify health_notify;
+  gpointer      health_data;
 };
 
 

@@ -390,6 +390,7 @@ ddr_upstream_pool_new (const DdrUpstreamConfig *config, GError **error)
     {
       Upstream *up = &pool->ups[i];
 
+      up->pool = pool;
       up->index = i;
       up->url = g_strdup (config->urls[i]);
       up->healthy = TRUE;

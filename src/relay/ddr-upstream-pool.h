@@ -67,6 +67,12 @@ guint    ddr_upstream_pool_inflight      (DdrUpstreamPool *pool);
 gboolean ddr_upstream_pool_all_failing   (DdrUpstreamPool *pool);
 /* Close every connection (network change, resume); pending queries retry on new ones. */
 void     ddr_upstream_pool_drop_connections (DdrUpstreamPool *pool);
+/* Called from inside the pool whenever an upstream's health flips (either
+ * way); compare ddr_upstream_pool_all_failing from the main loop. The callee
+ * must not free the pool from here. NULL stops it. */
+typedef void (*DdrUpstreamHealthNotify) (gpointer user_data);
+void     ddr_upstream_pool_set_health_notify (DdrUpstreamPool *pool, DdrUpstreamHealthNotify notify,
+                                              gpointer user_data);
 /* Snapshot of the upstreams, in priority order; free with g_free (strings belong to the pool). */
 DdrUpstreamInfo *ddr_upstream_pool_get_info (DdrUpstreamPool *pool, guint *n_upstreams);
 

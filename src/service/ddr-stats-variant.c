@@ -66,6 +66,7 @@ ddr_stats_to_variant (const DdrStats        *s,
   add_t (&b, "tcp_connections", s->tcp_connections);
   add_t (&b, "tcp_rejected", s->tcp_rejected);
   add_t (&b, "tcp_timeouts", s->tcp_timeouts);
+  add_t (&b, "local_forwarded", s->local_forwarded);
 
   return g_variant_builder_end (&b);
 }

@@ -24,6 +24,7 @@ test_keys_and_types (void)
   ddr_stats_reset (&stats);
   stats.queries = 42;
   stats.network_events = 3;
+  stats.local_forwarded = 11;
   for (int i = 0; i < 100; i++)
     ddr_stats_record_latency (&stats, 250);
   v = g_variant_ref_sink (ddr_stats_to_variant (&stats, 5, ups, 2, (guint64) G_MAXUINT32 + 9));
@@ -43,6 +44,8 @@ test_keys_and_types (void)
     }
   g_assert_true (g_variant_lookup (v, "queries", "t", &q));
   g_assert_cmpuint (q, ==, 42);
+  g_assert_true (g_variant_lookup (v, "local_forwarded", "t", &q));
+  g_assert_cmpuint (q, ==, 11);
   {
     guint32 p50 = 0, inflight = 0, uptime = 0;
     g_assert_true (g_variant_lookup (v, "latency_p50_us", "u", &p50));

@@ -1,0 +1,31 @@
+/* Split DNS table: which local route (if any) a query name takes. Pure code. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define DDR_DNS_ROUTE_ERROR (ddr_dns_route_error_quark ())
+GQuark ddr_dns_route_error_quark (void);
+
+typedef struct _DdrDnsRoutes DdrDnsRoutes;
+
+DdrDnsRoutes *ddr_dns_routes_new  (void);
+void          ddr_dns_routes_free (DdrDnsRoutes *routes);
+
+/* domain: "corp.example" (case and a trailing dot do not matter), or "" for
+ * single-label names ("printer"). The root "." is refused: a route for it
+ * would take every name away from the DNS firewall. A domain already in the
+ * table is refused too (the first one given wins). The error names the
+ * domain and why. */
+gboolean ddr_dns_routes_add    (DdrDnsRoutes *routes, const char *domain, guint value,
+                                GError **error);
+/* name: wire form, lower case (DdrDnsInfo.qname). Returns the value of the
+ * longest domain the name is at or under (else the "" route for a single-label
+ * name), or -1 for none. Allocation-free. */
+gint          ddr_dns_routes_lookup (const DdrDnsRoutes *routes, const guint8 *name, gsize name_len);
+guint         ddr_dns_routes_size   (const DdrDnsRoutes *routes);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DdrDnsRoutes, ddr_dns_routes_free)
+
+G_END_DECLS
