@@ -46,7 +46,12 @@ ddr_dns_routes_add (DdrDnsRoutes *routes, const char *domain, guint value, GErro
 
   g_return_val_if_fail (routes != NULL, FALSE);
 
-  if (domain == NULL || (domain[0] == '\0' && routes->has_single))
+  if (domain == NULL)
+    {
+      g_set_error (error, DDR_DNS_ROUTE_ERROR, 0, "local route without a domain");
+      return FALSE;
+    }
+  if (domain[0] == '\0' && routes->has_single)
     {
       g_set_error (error, DDR_DNS_ROUTE_ERROR, 0, "local route for single-label names given twice");
       return FALSE;
