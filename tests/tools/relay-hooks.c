@@ -66,6 +66,14 @@ make_config (DdrRelayConfig *c, char **urls)
 }
 
 static void
+say_error (const char *what, const GError *error)
+{
+  g_autofree char *code = g_enum_to_string (G_TYPE_IO_ERROR_ENUM, error->code);
+
+  say ("%s error %s %s", what, code, error->message);
+}
+
+static void
 on_health (gboolean all_failing, gpointer user_data)
 {
   (void) user_data;
@@ -89,7 +97,7 @@ on_probe (GObject *source, GAsyncResult *res, gpointer user_data)
   if (addrs)
     say ("probe ok %s", joined);
   else
-    say ("probe error %s %s", g_enum_to_string (G_TYPE_IO_ERROR_ENUM, error->code), error->message);
+    say_error ("probe", error);
   if (user_data)   /* probe-free: the relay is gone; this was the last thing to wait for */
     g_main_loop_quit (loop);
 }
@@ -107,7 +115,7 @@ on_lookup (GObject *source, GAsyncResult *res, gpointer user_data)
   if (addrs)
     say ("lookup rcode=%u %s", rcode, joined);
   else
-    say ("lookup error %s %s", g_enum_to_string (G_TYPE_IO_ERROR_ENUM, error->code), error->message);
+    say_error ("lookup", error);
 }
 
 /* "routes corp.example=127.0.0.1:5353,127.0.0.2 =127.0.0.1:5353" ("" before = is single-label) */
