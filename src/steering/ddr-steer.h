@@ -40,7 +40,7 @@ void        ddr_steer_set_async    (DdrSteer            *self,
                                     GAsyncReadyCallback  callback,
                                     gpointer             user_data);
 gboolean    ddr_steer_set_finish   (DdrSteer *self, GAsyncResult *result, GError **error);
-/* What the last completed set asked for. */
+/* What the last successful set asked for (a failed set leaves it as it was). */
 gboolean    ddr_steer_is_on        (DdrSteer *self);
 
 /* Undo every trace of steering by any backend, synchronously: the owned NM

@@ -188,13 +188,11 @@ class TestSteerNM(nmmock.NMBusTestCase):
         self.assertTrue(r.stdout.startswith('Nothing to restore'), r.stdout)
         self.assertEqual(r.stdout.count('\n'), 1, r.stdout)
 
-    def test_restore_dns_without_nm(self):
+    def test_restore_dns_without_nm_translated(self):
         self.nm.stop()
         r = self.restore_dns()
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(r.stdout.startswith('Nothing to restore'), r.stdout)
-
-    def test_restore_dns_translated(self):
         r = self.admin('--action=restore-dns', '--root=' + self.root,
                        '--state-dir=' + self.state,
                        env={'LANGUAGE': 'de', 'LANG': 'C.UTF-8', 'LC_ALL': '',
@@ -202,3 +200,24 @@ class TestSteerNM(nmmock.NMBusTestCase):
                                 steerrig.rig.build_dir(), 'po')})
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(r.stdout.startswith('Nichts wiederherzustellen'), r.stdout)
+
+    def test_restore_dns_resolv_conf_without_bus(self):
+        """The resolv.conf backend steered under --root; restore-dns with no system bus
+        at all puts the original back."""
+        resolv = os.path.join(self.root, 'etc', 'resolv.conf')
+        with open(resolv, 'w') as f:
+            f.write('nameserver 198.51.100.53\n')
+        d = self.driver('resolv.conf')
+        d.set(True)
+        d.kill()
+        with open(resolv) as f:
+            self.assertIn('nameserver 127.0.0.1\n', f.read())
+        r = self.admin('--action=restore-dns', '--root=' + self.root,
+                       '--state-dir=' + self.state,
+                       env={'DBUS_SYSTEM_BUS_ADDRESS': 'unix:path=' + self.path('no-bus')})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, 'Restored the original %s\n' % resolv)
+        with open(resolv) as f:
+            self.assertEqual(f.read(), 'nameserver 198.51.100.53\n')
+        # the profile in NM was never touched: that bus was not reachable
+        self.assertEqual(self.nm.calls('ListConnections'), [])
