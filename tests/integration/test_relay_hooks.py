@@ -299,6 +299,16 @@ class TestRelayHooks(RigTestCase):
             self.service.resume()
         self.assertEqual(d.expect('probe'), 'probe ok 192.0.2.77')
         self.assertEqual(d.cmd('probe probe.test', 'probe'), 'probe ok 192.0.2.78')
+        # cancelled by the caller while the service is silent: CANCELLED at once
+        other.pause()
+        try:
+            t0 = time.monotonic()
+            self.assertRegex(d.cmd('probe-cancel probe.test', 'probe'),
+                             r'^probe error G_IO_ERROR_CANCELLED ')
+            self.assertLess(time.monotonic() - t0, 1.0)
+        finally:
+            other.resume()
+        self.assertEqual(d.cmd('probe probe.test', 'probe'), 'probe ok 192.0.2.78')
         # a probe pending when the relay is freed: cancelled, no leak (ASan build), clean exit
         other.pause()
         try:

@@ -159,6 +159,14 @@ run (char *line)
     }
   else if (g_str_equal (cmd, "probe") && words[1])
     ddr_relay_probe_async (relay, words[1], NULL, on_probe, NULL);
+  else if (g_str_equal (cmd, "probe-cancel") && words[1])
+    {
+      /* Cancelled by the caller before the pool answers. */
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+
+      ddr_relay_probe_async (relay, words[1], cancellable, on_probe, NULL);
+      g_cancellable_cancel (cancellable);
+    }
   else if (g_str_equal (cmd, "probe-free") && words[1])
     {
       /* A probe pending while the relay goes away: it must complete, cancelled. */

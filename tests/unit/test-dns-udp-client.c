@@ -115,16 +115,23 @@ on_done (GObject *source, GAsyncResult *res, gpointer user_data)
 }
 
 static void
-run_query (Fixture *f, const char *const *servers, guint timeout_ms)
+run_query_cancellable (Fixture *f, const char *const *servers, guint timeout_ms,
+                       GCancellable *cancellable)
 {
   guint8 buf[512];
   gsize n = ddr_dns_build_query ("WWW.example.test", DDR_DNS_TYPE_A, 0xabcd, buf, sizeof buf);
   g_autoptr(GBytes) query = g_bytes_new (buf, n);
 
-  ddr_dns_udp_query_async (servers, query, timeout_ms, NULL, on_done, f);
+  ddr_dns_udp_query_async (servers, query, timeout_ms, cancellable, on_done, f);
   g_assert_false (f->done);   /* never synchronously, errors included */
   while (!f->done)
     g_main_context_iteration (NULL, TRUE);
+}
+
+static void
+run_query (Fixture *f, const char *const *servers, guint timeout_ms)
+{
+  run_query_cancellable (f, servers, timeout_ms, NULL);
 }
 
 static void
@@ -184,6 +191,33 @@ test_next_server (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->answered, ==, 1);
 }
 
+static gboolean
+cancel_now (gpointer cancellable)
+{
+  g_cancellable_cancel (cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+/* Cancelled while the server is silent: CANCELLED at once, not after the timeout. */
+static void
+test_cancel (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GSocket) silent = bound_socket ("127.0.0.1");
+  g_autoptr(GSocketAddress) sa = g_socket_get_local_address (silent, NULL);
+  g_autofree char *server = g_strdup_printf ("127.0.0.1:%u",
+                                             g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (sa)));
+  const char *servers[] = { server, NULL };
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  gint64 t0 = g_get_monotonic_time ();
+
+  (void) data;
+  g_timeout_add (50, cancel_now, cancellable);
+  run_query_cancellable (f, servers, 5000, cancellable);
+  g_assert_error (f->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (g_get_monotonic_time () - t0, <, 2 * G_USEC_PER_SEC);
+  g_assert_null (f->result);
+}
+
 static void
 test_bad_server (Fixture *f, gconstpointer data)
 {
@@ -208,6 +242,7 @@ main (int argc, char **argv)
   g_test_add ("/dns-udp-client/answer", Fixture, NULL, setup, test_answer, teardown);
   g_test_add ("/dns-udp-client/spoofs-ignored", Fixture, NULL, setup, test_spoofs_ignored, teardown);
   g_test_add ("/dns-udp-client/next-server", Fixture, NULL, setup, test_next_server, teardown);
+  g_test_add ("/dns-udp-client/cancel", Fixture, NULL, setup, test_cancel, teardown);
   g_test_add ("/dns-udp-client/bad-server", Fixture, NULL, setup, test_bad_server, teardown);
   return g_test_run ();
 }
