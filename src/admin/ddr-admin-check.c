@@ -57,9 +57,8 @@ ddr_admin_check_target (const char *listen, char **host, guint16 *port)
   return TRUE;
 }
 
-/* One A query over UDP; TRUE when NOERROR with at least one A record. */
-static gboolean
-query_relay (const char *host, guint16 port, const char *name, char **why)
+gboolean
+ddr_admin_check_query_relay (const char *host, guint16 port, const char *name, char **why)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GInetAddress) addr = g_inet_address_new_from_string (host);
@@ -193,7 +192,7 @@ ddr_admin_check (void)
 
   /* 1. Straight to the relay: does the ThreatSTOP service answer through it? */
   if (first && ddr_admin_check_target (first, &host, &port))
-    relay_ok = query_relay (host, port, domain, &relay_why);
+    relay_ok = ddr_admin_check_query_relay (host, port, domain, &relay_why);
   else
     relay_why = g_strdup (_("the daemon reports no usable listen address"));
   if (relay_ok)

@@ -7,6 +7,7 @@
 #include "ddr-admin-check.h"
 #include "ddr-admin-client.h"
 #include "ddr-admin-restore.h"
+#include "ddr-admin-install.h"
 #include "ddr-admin-status.h"
 
 /* The CLI's default pause (DESIGN.md); Pause() itself takes 0 = until resumed. */
@@ -63,7 +64,8 @@ main (int argc, char **argv)
   const char *localedir;
   GOptionEntry entries[] = {
     { "action", 0, 0, G_OPTION_ARG_STRING, &o.action,
-      N_("What to do: status, check, reload, pause, resume, reprobe, restore-dns"), N_("ACTION") },
+      N_("What to do: status, check, reload, pause, resume, reprobe, restore-dns, install, "
+         "uninstall"), N_("ACTION") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &o.json,
       N_("With --action=status: print one JSON object for scripts"), NULL },
     { "minutes", 0, 0, G_OPTION_ARG_STRING, &o.minutes,
@@ -74,13 +76,13 @@ main (int argc, char **argv)
       N_("With --action=restore-dns: the daemon's state directory"), N_("DIR") },
     { NULL }
   };
-  static const char *later[] = { "install", "uninstall", NULL };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *action = NULL;
   g_autofree char *minutes = NULL;
   g_autofree char *root = NULL;
   g_autofree char *state_dir = NULL;
+  g_auto(DdrInstallOptions) install = { 0 };
 
   setlocale (LC_ALL, "");
   /* Tests and uninstalled runs point this at the build tree's compiled catalogs. */
@@ -96,6 +98,8 @@ main (int argc, char **argv)
     _("Exit status: 0 success, 1 failure (daemon not running, not authorized, or the\n"
       "system not protected for --action=check), 2 bad usage."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_add_main_entries (context, ddr_admin_install_option_entries (&install),
+                                     GETTEXT_PACKAGE);
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -134,6 +138,14 @@ main (int argc, char **argv)
       return 2;
     }
 
+  install.root = g_strdup (root);
+  if (!ddr_admin_install_options_check (&install, action))
+    return 2;
+
+  if (g_str_equal (action, "install"))
+    return ddr_admin_install (&install);
+  if (g_str_equal (action, "uninstall"))
+    return ddr_admin_uninstall (&install);
   if (g_str_equal (action, "status"))
     return ddr_admin_status (o.json);
   if (g_str_equal (action, "check"))
@@ -148,12 +160,7 @@ main (int argc, char **argv)
     return simple_call ("Reprobe", NULL, _("The daemon is checking the network again."));
   if (g_str_equal (action, "restore-dns"))
     return ddr_admin_restore_dns (o.root, o.state_dir);
-  if (g_strv_contains (later, action))
-    {
-      g_printerr (_("threatstop-ddr-admin: --action=%s is not implemented yet\n"), action);
-      return 2;
-    }
   g_printerr (_("threatstop-ddr-admin: unknown action \"%s\"; expected one of status, check, "
-                "reload, pause, resume, reprobe, restore-dns\n"), action);
+                "reload, pause, resume, reprobe, restore-dns, install, uninstall\n"), action);
   return 2;
 }

@@ -1,0 +1,315 @@
+/* --action=install: validate everything, write the configuration, put the service in place, check it. */
+#define G_LOG_DOMAIN "ddr-admin"
+
+#include "config.h"
+
+#include <stdio.h>
+#include <unistd.h>
+#include <gio/gio.h>
+#include <glib/gi18n.h>
+
+#include "ddr-admin-check.h"
+#include "ddr-admin-conf.h"
+#include "ddr-admin-dnsdist.h"
+#include "ddr-admin-files.h"
+#include "ddr-admin-install.h"
+#include "ddr-admin-probe.h"
+#include "ddr-admin-resolved.h"
+#include "ddr-admin-state.h"
+#include "ddr-admin-system.h"
+
+#define DDR_CONF         DDR_SYSCONFDIR "/ddr.conf"
+#define DNSDIST_UNIT     "dnsdist.service"
+#define CONFIRM_TRIES    10
+
+char *
+ddr_admin_path (const char *root, const char *path)
+{
+  return root ? g_build_filename (root, path, NULL) : g_strdup (path);
+}
+
+gboolean
+ddr_admin_ask (gboolean yes, const char *question)
+{
+  char line[64];
+
+  g_print ("%s ", question);
+  if (yes)
+    {
+      g_print ("%s\n", _("yes (--yes)"));
+      return TRUE;
+    }
+  if (!isatty (STDIN_FILENO))
+    {
+      g_print ("%s\n", _("no (no terminal to ask on; add --yes to answer yes)"));
+      return FALSE;
+    }
+  g_print ("%s ", _("[y/N]"));
+  fflush (stdout);
+  if (!fgets (line, sizeof line, stdin))
+    return FALSE;
+  g_strstrip (line);
+  /* TRANSLATORS: the short and long answers that mean "yes" at a [y/N] prompt. */
+  return g_ascii_strcasecmp (line, "y") == 0 || g_ascii_strcasecmp (line, "yes") == 0
+         || g_ascii_strcasecmp (line, _("y")) == 0 || g_ascii_strcasecmp (line, _("yes")) == 0;
+}
+
+static int
+fail (int code, const GError *error)
+{
+  g_printerr ("threatstop-ddr-admin: %s\n", error->message);
+  return code;
+}
+
+/* dnsdist needs addresses for its backends: bootstrap, an IP literal URL, or the
+ * host resolved now (not under --root: no network there). */
+static char **
+dnsdist_addresses (const char *root, const DdrInstallConfig *c, GError **error)
+{
+  g_autoptr(GUri) uri = g_uri_parse (c->url, G_URI_FLAGS_NONE, NULL);
+  g_autoptr(GInetAddress) literal = NULL;
+  g_autoptr(GResolver) resolver = NULL;
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  GList *addrs;
+  const char *host = uri ? g_uri_get_host (uri) : NULL;
+
+  if (c->bootstrap)
+    return g_strdupv (c->bootstrap);
+  if (host && (literal = g_inet_address_new_from_string (host)))
+    {
+      g_strv_builder_add (b, host);
+      return g_strv_builder_end (b);
+    }
+  if (root || !host)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("--engine=dnsdist under --root needs --bootstrap=IP[,IP]: the addresses "
+                     "of %s are not looked up there"), host ? host : c->url);
+      return NULL;
+    }
+  resolver = g_resolver_get_default ();
+  addrs = g_resolver_lookup_by_name (resolver, host, NULL, error);
+  if (!addrs)
+    return NULL;
+  for (GList *l = addrs; l; l = l->next)
+    {
+      g_autofree char *text = g_inet_address_to_string (l->data);
+
+      g_strv_builder_add (b, text);
+    }
+  g_resolver_free_addresses (addrs);
+  return g_strv_builder_end (b);
+}
+
+/* The new configuration file's text and where it goes. */
+static int
+render (const DdrInstallOptions *o, const DdrInstallConfig *c, gboolean dnsdist,
+        char **path, char **text)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (dnsdist)
+    {
+      g_auto(GStrv) addresses = NULL;
+
+      if (!ddr_admin_dnsdist_check_version (&error))
+        return fail (1, error);
+      addresses = dnsdist_addresses (o->root, c, &error);
+      if (!addresses)
+        return fail (2, error);
+      *text = ddr_admin_dnsdist_render (c, addresses, &error);
+      if (!*text || !ddr_admin_dnsdist_check_config (*text, &error))
+        return fail (2, error);
+      *path = g_strdup (DDR_DNSDIST_CONF);
+    }
+  else
+    {
+      g_autofree char *full = ddr_admin_path (o->root, DDR_CONF);
+      g_autofree char *existing = NULL;
+
+      g_file_get_contents (full, &existing, NULL, NULL);
+      *text = ddr_admin_conf_render (c, existing, &error);
+      if (!*text)
+        return fail (2, error);
+      *path = g_strdup (DDR_CONF);
+    }
+  return 0;
+}
+
+static int
+probe_endpoint (const DdrInstallConfig *c)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *address = NULL;
+
+  if (!c->check_domain)
+    {
+      g_print (_("No --check-domain given: the endpoint test and the final check are "
+                 "skipped.\n"));
+      return 0;
+    }
+  g_print (_("Testing the endpoint: a DoH query for %s to %s…\n"), c->check_domain, c->url);
+  if (!ddr_admin_doh_probe (c, c->check_domain, &address, &error))
+    {
+      g_printerr (_("The endpoint test failed: %s.\nCheck the URL (it is in your ThreatSTOP "
+                    "portal), that this machine may reach it over HTTPS, and --ca-file for a "
+                    "private CA. Nothing was changed.\n"), error->message);
+      return 1;
+    }
+  g_print (_("The endpoint answered: %s is %s.\n"), c->check_domain, address);
+  return 0;
+}
+
+static int
+start_service (const DdrInstallOptions *o, gboolean dnsdist, gboolean unit_copied,
+               DdrInstallState *run, DdrInstallState *known)
+{
+  const char *unit = dnsdist ? DNSDIST_UNIT : DDR_UNIT_NAME;
+  g_autoptr(GError) error = NULL;
+
+  if (o->root)
+    {
+      g_print (_("Not enabling or starting %s (--root).\n"), unit);
+      return 0;
+    }
+  /* What dnsdist was doing before, so uninstall can leave it that way. */
+  if (dnsdist && !ddr_install_state_get (known, "dnsdist-was-enabled"))
+    {
+      ddr_install_state_set (run, "dnsdist-was-enabled",
+                             ddr_admin_unit_is (NULL, "is-enabled", unit) ? "true" : "false");
+      ddr_install_state_set (run, "dnsdist-was-active",
+                             ddr_admin_unit_is (NULL, "is-active", unit) ? "true" : "false");
+    }
+  if (!ddr_admin_unit_is (NULL, "is-enabled", unit))
+    ddr_install_state_add (run, "enabled", unit);
+  g_print (_("Starting %s…\n"), unit);
+  if ((unit_copied && !ddr_admin_systemctl (NULL, "daemon-reload", NULL, &error))
+      || !ddr_admin_systemctl (NULL, "enable", unit, &error)
+      || !ddr_admin_systemctl (NULL, "restart", unit, &error))
+    {
+      g_printerr (_("threatstop-ddr-admin: %s\nThe files are in place; see journalctl -u %s, "
+                    "fix and run install again, or run --action=uninstall.\n"),
+                  error->message, unit);
+      return 1;
+    }
+  return 0;
+}
+
+/* The vendor's last step, done for the user: the check-domain through the relay. */
+static int
+confirm (const DdrInstallConfig *c)
+{
+  g_autofree char *host = NULL;
+  g_autofree char *why = NULL;
+  guint16 port = 0;
+
+  if (!c->check_domain || !ddr_admin_check_target (c->listen[0], &host, &port))
+    return 0;
+  g_print (_("Checking that %s resolves through the relay at %s port %u…\n"), c->check_domain,
+           host, port);
+  /* dnsdist marks its backend up only after its first health checks. */
+  for (guint i = 0; i < CONFIRM_TRIES; i++)
+    {
+      g_clear_pointer (&why, g_free);
+      if (ddr_admin_check_query_relay (host, port, c->check_domain, &why))
+        {
+          g_print (_("Confirmed: %s resolves through the relay.\n"), c->check_domain);
+          return 0;
+        }
+      g_usleep (G_USEC_PER_SEC / 2);
+    }
+  g_printerr (_("The relay is running but %s did not resolve through it: %s.\n"),
+              c->check_domain, why);
+  return 1;
+}
+
+static gboolean
+check_choices (const DdrInstallOptions *o, GError **error)
+{
+  if (o->engine && !g_str_equal (o->engine, "ddr") && !g_str_equal (o->engine, "dnsdist"))
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 _("invalid --engine=%s: expected ddr or dnsdist"), o->engine);
+  else if (o->resolved && !g_str_equal (o->resolved, "stub-off")
+           && !g_str_equal (o->resolved, "disable"))
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 _("invalid --resolved=%s: expected stub-off or disable"), o->resolved);
+  return !*error;
+}
+
+int
+ddr_admin_install (const DdrInstallOptions *o)
+{
+  g_auto(DdrInstallConfig) c = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DdrInstallState) known = NULL;
+  g_autoptr(DdrInstallState) run = ddr_install_state_new (o->root);
+  g_auto(DdrInstallFiles) files = { 0 };
+  g_autofree char *conf_path = NULL;
+  g_autofree char *conf_text = NULL;
+  g_autofree char *full = NULL;
+  gboolean dnsdist = g_strcmp0 (o->engine, "dnsdist") == 0;
+  const char *engine = dnsdist ? "dnsdist" : "ddr";
+  const char *was;
+  gboolean existed;
+  int rc;
+
+  /* 1. Everything checked; nothing written yet. */
+  if (!check_choices (o, &error) || !ddr_admin_conf_validate (o, &c, &error))
+    return fail (2, error);
+  known = ddr_install_state_load (o->root, &existed, &error);
+  if (!known)
+    return fail (1, error);
+  was = ddr_install_state_get (known, "engine");
+  if (existed && was && !g_str_equal (was, engine))
+    {
+      g_printerr (_("threatstop-ddr-admin: installed with --engine=%s; run --action=uninstall "
+                    "before installing with --engine=%s\n"), was, engine);
+      return 2;
+    }
+  if ((rc = render (o, &c, dnsdist, &conf_path, &conf_text)) != 0)
+    return rc;
+  if (!dnsdist && !ddr_admin_files_find (o->root, &files, &error))
+    return fail (1, error);
+  if (c.default_acl)
+    g_print (_("Listening beyond loopback without --acl: only loopback, 10.0.0.0/8, "
+               "172.16.0.0/12, 192.168.0.0/16 and fc00::/7 may use the relay (add --acl to "
+               "change this).\n"));
+  if (o->root)
+    g_print (_("Installing under %s: no network test, no service started (--root).\n"),
+             o->root);
+  else if ((rc = probe_endpoint (&c)) != 0)
+    return rc;
+
+  /* 2. The changes, each recorded in run so a failure can undo this run's part. */
+  if (c.wildcard_53 && ddr_admin_resolved_stub_active (o->root)
+      && (rc = ddr_admin_resolved_fix (o->root, o->resolved, o->yes, run, known)) != 0)
+    {
+      ddr_install_state_undo_files (run, NULL);
+      return rc;
+    }
+  full = ddr_admin_path (o->root, conf_path);
+  if (ddr_install_state_write (run, known, conf_path, conf_text, -1, 0644, &error))
+    {
+      g_print (_("Wrote %s\n"), full);
+      if (!dnsdist)
+        ddr_admin_files_copy (o->root, &files, run, known, &error);
+    }
+  ddr_install_state_set (run, "engine", engine);
+  ddr_install_state_merge (known, run);
+  if (error || !ddr_install_state_save (known, &error))
+    {
+      g_printerr ("threatstop-ddr-admin: %s\n", error->message);
+      ddr_install_state_undo_files (run, NULL);
+      return 1;
+    }
+
+  /* 3. The service, and the vendor's confirmation. */
+  rc = start_service (o, dnsdist, files.unit_copied, run, known);
+  ddr_install_state_merge (known, run);
+  ddr_install_state_save (known, NULL);
+  if (rc == 0 && !o->root)
+    rc = confirm (&c);
+  if (rc == 0)
+    g_print ("%s\n", _("threatstop-ddr is installed."));
+  return rc;
+}

@@ -1,0 +1,44 @@
+/* systemctl for install/uninstall; never run under --root (DESIGN.md, Test seams). */
+#define G_LOG_DOMAIN "ddr-admin"
+
+#include "config.h"
+
+#include <gio/gio.h>
+#include <glib/gi18n.h>
+
+#include "ddr-admin-system.h"
+
+static gboolean
+run (const char *verb, const char *unit, char **err_out, GError **error)
+{
+  const char *argv[] = { "systemctl", verb, unit, NULL };
+  int status = 0;
+
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH
+                     | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, err_out, &status, error))
+    return FALSE;
+  return g_spawn_check_wait_status (status, error);
+}
+
+gboolean
+ddr_admin_systemctl (const char *root, const char *verb, const char *unit, GError **error)
+{
+  g_autofree char *err = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (root)
+    return TRUE;
+  if (run (verb, unit, &err, &local_error))
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("systemctl %s %s failed: %s"), verb,
+               unit, err && *g_strstrip (err) ? err : local_error->message);
+  return FALSE;
+}
+
+gboolean
+ddr_admin_unit_is (const char *root, const char *what, const char *unit)
+{
+  g_autofree char *err = NULL;
+
+  return !root && run (what, unit, &err, NULL);
+}
