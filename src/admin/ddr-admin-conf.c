@@ -30,6 +30,14 @@ bad (GError **error, const char *flag, const char *value, const char *expected)
 }
 
 static gboolean
+missing (GError **error, const char *flag, const char *expected)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, _("%s is missing: %s"), flag,
+               expected);
+  return FALSE;
+}
+
+static gboolean
 validate_listen (const DdrInstallOptions *o, DdrInstallConfig *out, gboolean *beyond_loopback,
                  GError **error)
 {
@@ -130,8 +138,8 @@ ddr_admin_conf_validate (const DdrInstallOptions *o, DdrInstallConfig *out, GErr
   gsize wire_len;
 
   if (!o->url)
-    return bad (error, "--url", "", _("--url is required: the https:// DoH URL of your "
-                                      "ThreatSTOP endpoint"));
+    return missing (error, "--url", _("expected --url=https://host[:port]/path, the DoH URL "
+                                      "of your ThreatSTOP endpoint"));
   url_ok = ddr_doh_url_parse (o->url, &url, NULL);
   ddr_doh_url_clear (&url);
   if (!url_ok)
@@ -140,7 +148,7 @@ ddr_admin_conf_validate (const DdrInstallOptions *o, DdrInstallConfig *out, GErr
                   "https://host[:port]/path"));
   out->url = g_strdup (o->url);
   if (!o->listen || !o->listen[0])
-    return bad (error, "--listen", "", _("--listen is required: 127.0.0.1 on a laptop, "
+    return missing (error, "--listen", _("expected --listen=IP[:PORT]: 127.0.0.1 on a laptop, "
                                          "a LAN address or 0.0.0.0:53 on a forwarder"));
   if (!validate_listen (o, out, &beyond_loopback, error)
       || !validate_acl (o, out, beyond_loopback, error)

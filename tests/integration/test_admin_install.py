@@ -1,0 +1,337 @@
+#!/usr/bin/python3
+"""threatstop-ddr-admin --action=install / --action=uninstall, always under --root=DIR:
+the files install writes (and that the real daemon runs from them), re-install in
+place, bad input changing nothing, prompts without a terminal, exact undo, the
+systemd-resolved stub conflict, and --engine=dnsdist with the real dnsdist."""
+
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import rig
+from busrig import admin_binary
+
+
+def snapshot(root):
+    """Every path under root with its type, mode and content: what "nothing changed" means."""
+    tree = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for d in dirnames:
+            p = os.path.join(dirpath, d)
+            tree[os.path.relpath(p, root)] = ('dir', os.stat(p).st_mode)
+        for f in filenames:
+            p = os.path.join(dirpath, f)
+            with open(p, 'rb') as fh:
+                tree[os.path.relpath(p, root)] = ('file', os.stat(p).st_mode, fh.read())
+    return tree
+
+
+class InstalledDaemon(rig.Daemon):
+    """The real daemon run from the ddr.conf that install wrote (not a test-made one)."""
+
+    def __init__(self, binary, dir, conf, port):
+        super().__init__(binary, dir, {'relay': {'listen': '127.0.0.1:%d' % port}}, port=port)
+        self.conf = conf
+
+    def write_config(self):
+        pass
+
+
+class TestAdminInstall(rig.RigTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.root = self.path('root')
+        os.makedirs(os.path.join(self.root, 'etc'))
+        # The unit from the build tree: what a package would have put under /usr/lib.
+        self.data = self.path('data')
+        os.makedirs(self.data)
+        shutil.copy(os.path.join(rig.build_dir(), 'data', 'threatstop-ddr.service'), self.data)
+
+    def admin(self, *args, env=None, root=True):
+        e = dict(os.environ, LANGUAGE='C', LC_ALL='C.UTF-8', THREATSTOP_DDR_DATA_DIR=self.data)
+        e.update(env or {})
+        cmd = [admin_binary()] + list(args) + (['--root=' + self.root] if root else [])
+        # No terminal: a question is answered "no" unless --yes is given.
+        return subprocess.run(cmd, capture_output=True, text=True, env=e,
+                              stdin=subprocess.DEVNULL, timeout=60)
+
+    def install(self, *args, **kw):
+        r = self.admin('--action=install', *args, **kw)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r
+
+    def uninstall(self):
+        r = self.admin('--action=uninstall')
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r
+
+    def conf_path(self):
+        found = glob.glob(os.path.join(self.root, '**', 'threatstop-ddr', 'ddr.conf'),
+                          recursive=True)
+        self.assertEqual(len(found), 1, found)
+        return found[0]
+
+    def read_conf(self):
+        import configparser
+        cp = configparser.ConfigParser(interpolation=None)
+        cp.read(self.conf_path())
+        return cp
+
+    def service_args(self, u, port):
+        return ['--listen=127.0.0.1:%d' % port, '--url=' + u.url, '--bootstrap=127.0.0.1',
+                '--ca-file=' + self.ca.ca, '--check-domain=check.test']
+
+    # -------------------------------------------------------------------------
+
+    def test_install_writes_config_the_daemon_runs(self):
+        u = self.start_unbound()
+        port = rig.free_port()
+        before = snapshot(self.root)
+        r = self.install(*self.service_args(u, port))
+        self.assertIn('no network test', r.stdout)
+        cp = self.read_conf()
+        self.assertEqual(cp['service']['url'], u.url)
+        self.assertEqual(cp['service']['check-domain'], 'check.test')
+        self.assertEqual(cp['service']['ca-file'], self.ca.ca)
+        self.assertEqual(cp['service']['bootstrap'].strip(';'), '127.0.0.1')
+        self.assertEqual(cp['relay']['listen'].strip(';'), '127.0.0.1:%d' % port)
+        self.assertEqual(cp['relay']['acl'].strip(';'), '127.0.0.0/8;::1/128')
+        self.assertEqual(os.stat(self.conf_path()).st_mode & 0o777, 0o644)
+        unit = os.path.join(self.root, 'etc/systemd/system/threatstop-ddr.service')
+        self.assertTrue(os.path.isfile(unit))
+        with open(os.path.join(os.path.dirname(self.conf_path()), 'install.state')) as f:
+            state = f.read()
+        self.assertIn('engine=ddr', state)
+        self.assertIn('/etc/systemd/system/threatstop-ddr.service', state)
+        # The real daemon runs from exactly that file and answers through the service.
+        d = InstalledDaemon(rig.daemon_binary(), self.path('ddrd'), self.conf_path(), port)
+        self._daemons.append(d)
+        d.start()
+        m = d.query('check.test')
+        self.assertAnswered(m)
+        self.assertEqual(m.values('A'), [rig.CHECK_A])
+        d.stop()
+        self._daemons.remove(d)
+        self.uninstall()
+        self.assertEqual(snapshot(self.root), before)
+
+    def test_beyond_loopback_gets_private_default_acl(self):
+        r = self.install('--listen=192.0.2.1:5353', '--url=https://doh.example/dns-query')
+        self.assertIn('without --acl', r.stdout)
+        acl = self.read_conf()['relay']['acl'].strip(';').split(';')
+        self.assertEqual(acl, ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12',
+                               '192.168.0.0/16', 'fc00::/7'])
+        self.install('--listen=192.0.2.1:5353', '--url=https://doh.example/dns-query',
+                     '--acl=192.0.2.0/24', '--acl=2001:db8::/32,10.1.0.0/16')
+        acl = self.read_conf()['relay']['acl'].strip(';').split(';')
+        self.assertEqual(acl, ['192.0.2.0/24', '2001:db8::/32', '10.1.0.0/16'])
+
+    def test_reinstall_updates_in_place_and_keeps_other_keys(self):
+        before = snapshot(self.root)
+        self.install('--listen=127.0.0.1', '--url=https://a.example/dns-query')
+        conf = self.conf_path()
+        with open(conf, 'a') as f:
+            f.write('\n[roaming]\nlocal-domains=corp.example\n')
+        self.install('--listen=[::1]:5300', '--url=https://b.example/q',
+                     '--check-domain=check.example')
+        cp = self.read_conf()
+        self.assertEqual(cp['service']['url'], 'https://b.example/q')
+        self.assertEqual(cp['relay']['listen'].strip(';'), '[::1]:5300')
+        self.assertEqual(cp['roaming']['local-domains'], 'corp.example')
+        with open(os.path.join(os.path.dirname(conf), 'install.state')) as f:
+            state = f.read()
+        self.assertNotIn('replaced', state)   # still ours: uninstall removes it
+        self.uninstall()
+        self.assertEqual(snapshot(self.root), before)
+        r = self.admin('--action=uninstall')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('Nothing to uninstall', r.stdout)
+
+    def test_bad_input_exits_2_names_the_value_and_changes_nothing(self):
+        self.install('--listen=127.0.0.1', '--url=https://a.example/dns-query')
+        before = snapshot(self.root)
+        good = ['--listen=127.0.0.1', '--url=https://a.example/dns-query']
+        cases = [
+            (['--listen=127.0.0.1', '--url=http://a.example/dns-query'], 'http://a.example'),
+            (['--listen=127.0.0.1', '--url=a.example'], 'a.example'),
+            (['--listen=127.0.0.1'], '--url'),
+            (['--url=https://a.example/dns-query'], '--listen'),
+            (['--listen=localhost', '--url=https://a.example/'], 'localhost'),
+            (['--listen=127.0.0.1:99999', '--url=https://a.example/'], '127.0.0.1:99999'),
+            (['--listen=::1:53', '--url=https://a.example/'], '::1:53'),
+            (good + ['--acl=10.0.0.0/33'], '10.0.0.0/33'),
+            (good + ['--acl=192.168.1.0/24,bogus'], 'bogus'),
+            (good + ['--bootstrap=198.51.100.1,nope'], 'nope'),
+            (good + ['--ca-file=' + self.path('missing.pem')], 'missing.pem'),
+            (good + ['--ca-file=relative.pem'], 'relative.pem'),
+            (good + ['--check-domain=bad..name'], 'bad..name'),
+            (good + ['--engine=bind'], 'bind'),
+            (good + ['--resolved=maybe'], 'maybe'),
+        ]
+        for args, named in cases:
+            with self.subTest(args=args):
+                r = self.admin('--action=install', *args)
+                self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+                self.assertIn(named, r.stderr)
+                self.assertIn('expected', r.stderr)
+                self.assertEqual(r.stderr.count('\n'), 1, r.stderr)
+                self.assertEqual(snapshot(self.root), before)
+
+    def test_usage_errors(self):
+        r = self.admin('--action=status', '--listen=127.0.0.1', root=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn('--listen', r.stderr)
+        r = self.admin('--action=install', '--listen=127.0.0.1', '--url=https://a.example/',
+                       '--root=' + self.path('nowhere'), root=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn('nowhere', r.stderr)
+        self.assertFalse(os.path.exists(self.path('nowhere')))
+
+    def test_help_lists_every_flag(self):
+        r = self.admin('--help', root=False)
+        self.assertEqual(r.returncode, 0)
+        for flag in ('--action', '--listen', '--url', '--acl', '--check-domain', '--bootstrap',
+                     '--ca-file', '--engine', '--resolved', '--root', '--yes', 'install',
+                     'uninstall'):
+            self.assertIn(flag, r.stdout)
+
+    def test_preexisting_files_are_restored(self):
+        conf_dir = os.path.join(self.root, 'usr/local/etc/threatstop-ddr')
+        etc_dir = os.path.join(self.root, 'etc/threatstop-ddr')
+        # Whatever sysconfdir this build has, put an admin's own file there first.
+        self.install('--listen=127.0.0.1', '--url=https://a.example/dns-query')
+        conf = self.conf_path()
+        self.uninstall()
+        self.assertTrue(conf.startswith((conf_dir, etc_dir)), conf)
+        os.makedirs(os.path.dirname(conf))
+        own = '# the admin\'s own\n[service]\nurl=https://old.example/dns-query\n'
+        with open(conf, 'w') as f:
+            f.write(own)
+        os.chmod(conf, 0o600)
+        before = snapshot(self.root)
+        self.install('--listen=127.0.0.1', '--url=https://new.example/dns-query')
+        self.assertEqual(self.read_conf()['service']['url'], 'https://new.example/dns-query')
+        self.uninstall()
+        self.assertEqual(snapshot(self.root), before)
+
+    def test_resolved_stub_conflict(self):
+        stub = os.path.join(self.root, 'run/systemd/resolve')
+        os.makedirs(stub)
+        with open(os.path.join(stub, 'stub-resolv.conf'), 'w') as f:
+            f.write('nameserver 127.0.0.53\n')
+        before = snapshot(self.root)
+        args = ['--listen=0.0.0.0:53', '--url=https://a.example/dns-query']
+        # A specific address does not collide with 127.0.0.53: no question, no drop-in.
+        self.install('--listen=127.0.0.1:53', '--url=https://a.example/dns-query')
+        dropin = os.path.join(self.root, 'etc/systemd/resolved.conf.d/threatstop-ddr.conf')
+        self.assertFalse(os.path.exists(dropin))
+        self.uninstall()
+        # No terminal, no --yes: the answer is no, exit 1, the flag named, nothing written.
+        r = self.admin('--action=install', *args)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn('stub listener', r.stdout)
+        self.assertIn('--yes', r.stderr)
+        self.assertEqual(snapshot(self.root), before)
+        # --yes: the gentle fix, recorded and undone.
+        r = self.install(*args, '--yes')
+        with open(dropin) as f:
+            self.assertIn('DNSStubListener=no', f.read())
+        with open(os.path.join(os.path.dirname(self.conf_path()), 'install.state')) as f:
+            self.assertIn('restart=systemd-resolved.service', f.read())
+        # Re-install: the stub is off now (our drop-in), so nothing is asked.
+        r = self.install(*args)
+        self.assertNotIn('stub listener', r.stdout)
+        self.uninstall()
+        self.assertEqual(snapshot(self.root), before)
+        # The vendor's way: systemd-resolved disabled (recorded; systemctl not run here).
+        r = self.install(*args, '--yes', '--resolved=disable')
+        self.assertFalse(os.path.exists(dropin))
+        with open(os.path.join(os.path.dirname(self.conf_path()), 'install.state')) as f:
+            self.assertIn('disabled=systemd-resolved.service', f.read())
+        r = self.uninstall()
+        self.assertIn('systemd-resolved', r.stdout)
+        self.assertEqual(snapshot(self.root), before)
+
+    def test_dispatcher_installed_where_networkmanager_is(self):
+        os.makedirs(os.path.join(self.root, 'etc/NetworkManager'))
+        with open(os.path.join(self.data, '90-threatstop-ddr'), 'w') as f:
+            f.write('#!/bin/sh\nexit 0\n')
+        before = snapshot(self.root)
+        self.install('--listen=127.0.0.1', '--url=https://a.example/dns-query')
+        script = os.path.join(self.root, 'etc/NetworkManager/dispatcher.d/90-threatstop-ddr')
+        self.assertEqual(os.stat(script).st_mode & 0o777, 0o755)
+        self.uninstall()
+        self.assertEqual(snapshot(self.root), before)
+
+    # dnsdist -----------------------------------------------------------------
+
+    def test_dnsdist_too_old_is_refused(self):
+        before = snapshot(self.root)
+        r = self.admin('--action=install', '--engine=dnsdist', '--listen=127.0.0.1',
+                       '--url=https://a.example/dns-query', '--bootstrap=192.0.2.1',
+                       env={'THREATSTOP_DDR_DNSDIST_VERSION':
+                            'dnsdist 1.6.1 (Lua 5.1.4 [LuaJIT 2.1.0-beta3])'})
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn('1.6', r.stderr)
+        self.assertIn('1.7', r.stderr)
+        self.assertEqual(snapshot(self.root), before)
+
+    def test_dnsdist_engine_answers_through_real_dnsdist(self):
+        dnsdist = rig.tool('dnsdist')
+        u = self.start_unbound()
+        port = rig.free_port(('127.0.0.1',))
+        conf = os.path.join(self.root, 'etc/dnsdist/dnsdist.conf')
+        os.makedirs(os.path.dirname(conf))
+        with open(conf, 'w') as f:
+            f.write('-- the admin\'s own dnsdist.conf\nsetLocal("127.0.0.1:1")\n')
+        before = snapshot(self.root)
+        self.install('--engine=dnsdist', *self.service_args(u, port))
+        with open(conf) as f:
+            text = f.read()
+        for part in ('setSecurityPollSuffix("")', 'setLocal("127.0.0.1:%d")' % port,
+                     'setACL({"127.0.0.0/8", "::1/128"})', 'tls="openssl"',
+                     'subjectName="doh.test"', 'dohPath="/dns-query"',
+                     'validateCertificates=true', 'caStore="%s"' % self.ca.ca,
+                     'checkName="check.test."', 'maxCheckFailures=3', 'newPacketCache'):
+            self.assertIn(part, text)
+        self.assertFalse(glob.glob(os.path.join(self.root, '**', 'ddr.conf'), recursive=True))
+        p = subprocess.run([dnsdist, '--check-config', '-C', conf], capture_output=True,
+                           text=True)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        log = open(self.path('dnsdist.log'), 'wb')
+        proc = subprocess.Popen([dnsdist, '--supervised', '--disable-syslog', '-C', conf],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            def answered():
+                assert proc.poll() is None, 'dnsdist exited: ' + open(log.name).read()
+                m = rig.udp_query('127.0.0.1', port, 'allowed.test', timeout=0.5)
+                return m is not None and m.rcode_name == 'NOERROR' and m.values('A')
+            rig.wait_until(answered, 20, interval=0.2, what='dnsdist to answer')
+            m = rig.udp_query('127.0.0.1', port, 'allowed.test')
+            self.assertEqual(sorted(m.values('A')), sorted(rig.ALLOWED_A))
+            m = rig.tcp_query('127.0.0.1', port, 'check.test')
+            self.assertEqual(m.values('A'), [rig.CHECK_A])
+            m = rig.udp_query('127.0.0.1', port, 'blocked.example')
+            self.assertEqual(m.rcode_name, 'NXDOMAIN')
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log.close()
+        self.uninstall()
+        self.assertEqual(snapshot(self.root), before)
+
+    def test_dnsdist_under_root_needs_bootstrap_for_a_host_name(self):
+        before = snapshot(self.root)
+        r = self.admin('--action=install', '--engine=dnsdist', '--listen=127.0.0.1',
+                       '--url=https://a.example/dns-query')
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn('--bootstrap', r.stderr)
+        self.assertEqual(snapshot(self.root), before)
