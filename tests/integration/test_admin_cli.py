@@ -155,7 +155,7 @@ class TestAdminUsage(rig.RigTestCase):
             (['--bogus'], '--bogus'),
             (['--action=status', 'extra'], 'extra'),
             ([], '--action'),
-            (['--action=install'], 'not implemented yet'),
+            (['--action=install'], '--url'),
             (['--action=status', '--state-dir=/tmp'], '--state-dir'),
             (['--action=restore-dns', '--root=/nonexistent/ddr-root'], '/nonexistent/ddr-root'),
         ]
