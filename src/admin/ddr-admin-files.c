@@ -13,7 +13,12 @@
 static const char *const unit_dirs[] = {
   DDR_UNITDIR, "/usr/lib/systemd/system", "/lib/systemd/system", NULL
 };
+/* NetworkManager reads only these two; /etc is where install copies to. */
 static const char *const dispatcher_dirs[] = {
+  "/usr/lib/NetworkManager/dispatcher.d", NULL
+};
+/* Where this build's meson install put it (/usr/local/lib/... is not read by NM). */
+static const char *const dispatcher_sources[] = {
   DDR_DISPATCHERDIR, "/usr/lib/NetworkManager/dispatcher.d", NULL
 };
 
@@ -32,9 +37,10 @@ installed_under (const char *root, const char *const *dirs, const char *name)
 }
 
 /* A copy source: THREATSTOP_DDR_DATA_DIR (a build tree, for tests and image builds),
- * then this machine's installed copy (when installing into another root). */
+ * then this machine's installed copy (always=FALSE: only when installing into
+ * another root, since on this machine it is in place already). */
 static char *
-source_for (const char *root, const char *const *dirs, const char *name)
+source_for (const char *root, const char *const *dirs, const char *name, gboolean always)
 {
   const char *data_dir = g_getenv ("THREATSTOP_DDR_DATA_DIR");
 
@@ -45,7 +51,7 @@ source_for (const char *root, const char *const *dirs, const char *name)
       if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
         return g_steal_pointer (&path);
     }
-  for (guint i = 0; root && dirs[i]; i++)
+  for (guint i = 0; (root || always) && dirs[i]; i++)
     {
       g_autofree char *path = g_build_filename (dirs[i], name, NULL);
 
@@ -64,7 +70,7 @@ ddr_admin_files_find (const char *root, DdrInstallFiles *files, GError **error)
 
   if (!installed_under (root, unit_dirs, DDR_UNIT_NAME))
     {
-      files->unit_source = source_for (root, unit_dirs, DDR_UNIT_NAME);
+      files->unit_source = source_for (root, unit_dirs, DDR_UNIT_NAME, FALSE);
       if (!files->unit_source && !g_file_test (unit_etc, G_FILE_TEST_IS_REGULAR))
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
@@ -76,7 +82,7 @@ ddr_admin_files_find (const char *root, DdrInstallFiles *files, GError **error)
     }
   files->need_dispatcher = g_file_test (nm_dir, G_FILE_TEST_IS_DIR);
   if (files->need_dispatcher && !installed_under (root, dispatcher_dirs, DDR_DISPATCHER_NAME))
-    files->dispatcher_source = source_for (root, dispatcher_dirs, DDR_DISPATCHER_NAME);
+    files->dispatcher_source = source_for (root, dispatcher_sources, DDR_DISPATCHER_NAME, TRUE);
   return TRUE;
 }
 

@@ -258,12 +258,15 @@ class TestAdminInstall(rig.RigTestCase):
 
     def test_dispatcher_installed_where_networkmanager_is(self):
         os.makedirs(os.path.join(self.root, 'etc/NetworkManager'))
-        with open(os.path.join(self.data, '90-threatstop-ddr'), 'w') as f:
-            f.write('#!/bin/sh\nexit 0\n')
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..',
+                           'dispatcher', '90-threatstop-ddr')
+        shutil.copy(src, self.data)
         before = snapshot(self.root)
         self.install('--listen=127.0.0.1', '--url=https://a.example/dns-query')
         script = os.path.join(self.root, 'etc/NetworkManager/dispatcher.d/90-threatstop-ddr')
         self.assertEqual(os.stat(script).st_mode & 0o777, 0o755)
+        with open(script) as f, open(src) as g:
+            self.assertEqual(f.read(), g.read())
         self.uninstall()
         self.assertEqual(snapshot(self.root), before)
 
