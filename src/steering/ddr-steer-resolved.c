@@ -85,9 +85,17 @@ send_steering (DdrSteerResolved *self, int ifindex, GCancellable *cancellable,
                           cancellable, cb, user_data);
 }
 #define STEERING_CALLS 4
+/* resolved learns of a new link from rtnetlink, a moment after `ip link add`: until
+ * then it answers NoSuchLink. Retry for up to 5 s. */
+#define NO_SUCH_LINK    "org.freedesktop.resolve1.NoSuchLink"
+#define LINK_RETRY_MS   100
+#define LINK_RETRIES    50
 
 typedef struct {
+  int ifindex;          /* > 0: the steering calls, retried while the link is unknown */
   guint outstanding;
+  guint attempts;
+  gboolean no_such_link;
   GError *error;
 } Batch;
 
@@ -98,6 +106,22 @@ batch_free (Batch *b)
   g_free (b);
 }
 
+static void batch_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+
+static gboolean
+retry_steering (gpointer user_data)
+{
+  GTask *task = user_data;
+  Batch *b = g_task_get_task_data (task);
+
+  if (g_task_return_error_if_cancelled (task))
+    g_object_unref (task);
+  else
+    send_steering (g_task_get_source_object (task), b->ifindex, g_task_get_cancellable (task),
+                   batch_cb, task);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 batch_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -106,7 +130,10 @@ batch_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   GError *error = NULL;
   g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
                                                              &error);
+  g_autofree char *remote = error ? g_dbus_error_get_remote_error (error) : NULL;
 
+  if (g_strcmp0 (remote, NO_SUCH_LINK) == 0)
+    b->no_such_link = TRUE;
   if (!reply && !b->error)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -120,6 +147,18 @@ batch_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     g_error_free (error);
   if (--b->outstanding > 0)
     return;
+  if (b->error && b->no_such_link && b->ifindex <= 0)
+    g_clear_error (&b->error);     /* RevertLink: a link resolved does not know has nothing to revert */
+  if (b->error && b->no_such_link && b->attempts < LINK_RETRIES)
+    {
+      g_debug ("systemd-resolved does not know link %d yet; retrying", b->ifindex);
+      g_clear_error (&b->error);
+      b->no_such_link = FALSE;
+      b->attempts++;
+      b->outstanding = STEERING_CALLS;
+      g_timeout_add (LINK_RETRY_MS, retry_steering, task);
+      return;
+    }
   if (b->error)
     g_task_return_error (task, g_steal_pointer (&b->error));
   else
@@ -166,6 +205,7 @@ apply (GTask *task, int ifindex)
   DdrSteerResolved *self = g_task_get_source_object (task);
   Batch *b = g_new0 (Batch, 1);
 
+  b->ifindex = ifindex;
   b->outstanding = STEERING_CALLS;
   g_task_set_task_data (task, b, (GDestroyNotify) batch_free);
   send_steering (self, ifindex, g_task_get_cancellable (task), batch_cb, task);
@@ -325,21 +365,27 @@ ddr_steer_resolved_restore (GDBusConnection *bus, const char *state_dir, GString
   if (ifindex && recorded && ddr_steer_bus_has_owner (bus, DDR_RESOLVED_BUS_NAME))
     {
       g_autoptr(GVariant) reply = NULL;
+      g_autoptr(GError) revert_error = NULL;
+      g_autofree char *remote = NULL;
 
       reply = g_dbus_connection_call_sync (bus, DDR_RESOLVED_BUS_NAME, RESOLVED_PATH,
                                            RESOLVED_IFACE, "RevertLink",
                                            g_variant_new ("(i)", (int) ifindex), NULL,
                                            G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS,
-                                           NULL, &local);
+                                           NULL, &revert_error);
       if (!reply)
+        remote = g_dbus_error_get_remote_error (revert_error);
+      if (!reply && g_strcmp0 (remote, NO_SUCH_LINK) == 0)
+        g_debug ("systemd-resolved does not know %s: nothing to revert", DDR_STEER_IFACE);
+      else if (!reply)
         {
-          g_dbus_error_strip_remote_error (local);
+          g_dbus_error_strip_remote_error (revert_error);
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
                        _("Could not revert the DNS settings of %s in systemd-resolved: %s"),
-                       DDR_STEER_IFACE, local->message);
+                       DDR_STEER_IFACE, revert_error->message);
           return FALSE;
         }
-      if (report)
+      else if (report)
         g_string_append_printf (report, _("Reverted the DNS settings of %s in systemd-resolved\n"),
                                 DDR_STEER_IFACE);
     }

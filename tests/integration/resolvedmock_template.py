@@ -1,7 +1,9 @@
 '''A python3-dbusmock template for systemd-resolved's org.freedesktop.resolve1.Manager:
 the per-link calls the steering backend makes (SetLinkDNS, SetLinkDomains,
 SetLinkDefaultRoute, RevertLink, FlushCaches), recorded for the mock's GetCalls, and
-the resulting per-link state (DdrLinks). python3-dbusmock ships no resolve1 template.'''
+the resulting per-link state (DdrLinks). DdrUnknownLink(n) makes the next n per-link
+calls fail with NoSuchLink, as the real resolved answers until rtnetlink has told it
+of a new link. python3-dbusmock ships no resolve1 template.'''
 
 import dbus
 
@@ -13,9 +15,14 @@ MAIN_IFACE = 'org.freedesktop.resolve1.Manager'
 SYSTEM_BUS = True
 
 _links = {}
+_state = {'unknown': 0}
 
 
 def _link(ifindex):
+    if _state['unknown'] > 0:
+        _state['unknown'] -= 1
+        raise dbus.exceptions.DBusException('Link %d not known' % ifindex,
+                                            name='org.freedesktop.resolve1.NoSuchLink')
     if ifindex <= 0:
         raise dbus.exceptions.DBusException('Invalid interface index %d' % ifindex,
                                             name='org.freedesktop.DBus.Error.InvalidArgs')
@@ -54,3 +61,8 @@ def DdrLinks(self):
     '''The per-link settings, repr() of {ifindex: {'dns': [(family, [bytes])],
     'domains': [(name, routing_only)], 'default-route': bool}}.'''
     return repr(_links)
+
+
+@dbus.service.method(MOCK_IFACE, in_signature='u', out_signature='')
+def DdrUnknownLink(self, n):
+    _state['unknown'] = int(n)

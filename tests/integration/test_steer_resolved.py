@@ -235,3 +235,22 @@ class TestSteerResolved(RigTestCase):
         self.assertIn('Deleted the link ddr0', r.stdout)
         self.assertIsNone(self.ddr0())
         self.assertEqual(self.links(), {})
+
+    def test_link_not_known_yet(self):
+        """resolved answers NoSuchLink until it has seen the new link: on retries, off
+        and restore take it as nothing to revert."""
+        self.mock.DdrUnknownLink(dbus.UInt32(3))
+        d = self.driver()
+        d.set(True)
+        ifindex = self.ddr0()[0]
+        self.assert_steered(ifindex)
+        self.assertGreaterEqual(len(self.calls('SetLinkDNS')), 2, 'no retry')
+
+        self.mock.DdrUnknownLink(dbus.UInt32(1))
+        d.set(False)
+        d.kill()
+        self.mock.DdrUnknownLink(dbus.UInt32(1))
+        r = self.restore_dns()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, 'Deleted the link ddr0\n')
+        self.assertIsNone(self.ddr0())
