@@ -31,7 +31,7 @@ def render(page):
 
 
 def help_text(binary):
-    p = subprocess.run([binary, '--help'], capture_output=True, text=True,
+    p = subprocess.run([binary, '--help-all'], capture_output=True, text=True,
                        env=dict(os.environ, LANGUAGE='C', LC_ALL='C.UTF-8', LANG='C.UTF-8'))
     if p.returncode != 0:
         raise AssertionError('%s --help: rc %d\n%s' % (binary, p.returncode, p.stderr))
@@ -39,8 +39,8 @@ def help_text(binary):
 
 
 def long_options(text):
-    """--flags of the 'Application Options' section of a GOption --help."""
-    section = text.split('Application Options:', 1)[1]
+    """--flags of a GOption --help-all, every group but 'Help Options'."""
+    section = re.sub(r'(?s)Help Options:.*?\n\n', '', text)
     return sorted(set(re.findall(r'^\s+(?:-\w, )?(--[a-z][a-z-]*)', section, re.M)))
 
 

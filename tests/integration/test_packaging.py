@@ -1,0 +1,282 @@
+#!/usr/bin/python3
+"""The Debian package: `dpkg-buildpackage -us -uc -b` on a copy of the tracked source
+tree (DEB_BUILD_OPTIONS=nocheck: the suite has already run), its contents
+(`dpkg-deb -c`), `lintian` (no errors; warnings are printed), and install, remove and
+purge into a throwaway root.
+
+The throwaway root: dpkg --root=ROOT runs the maintainer scripts chrooted into ROOT, so
+ROOT gets the host's /usr as the lower layer of an overlay (its writes land in a
+directory of the test) inside a private mount namespace, and its own empty /etc and
+/var. Nothing is written to the host's /usr, /etc or /var: the test checks that. The
+root's dpkg database is empty, so dependencies are not checked (--force-depends); no
+systemd runs in it, so the scripts start and stop nothing."""
+
+import atexit
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import rig
+
+SRC = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+PKG = 'threatstop-ddr'
+
+# Every file the package must ship (regular files, without the leading '.').
+EXPECTED = [
+    '/etc/threatstop-ddr/ddr.conf',
+    '/lib/systemd/system/threatstop-ddr.service',
+    '/usr/bin/threatstop-ddr-admin',
+    '/usr/sbin/threatstop-ddrd',
+    '/usr/lib/NetworkManager/dispatcher.d/90-threatstop-ddr',
+    '/usr/share/bash-completion/completions/threatstop-ddr-admin',
+    '/usr/share/dbus-1/interfaces/com.threatstop.DDR1.xml',
+    '/usr/share/dbus-1/system.d/com.threatstop.DDR1.conf',
+    '/usr/share/polkit-1/actions/com.threatstop.ddr.policy',
+    '/usr/share/locale/de/LC_MESSAGES/threatstop-ddr.mo',
+    '/usr/share/locale/fr/LC_MESSAGES/threatstop-ddr.mo',
+    '/usr/share/man/man5/ddr.conf.5.gz',
+    '/usr/share/man/man8/threatstop-ddr-admin.8.gz',
+    '/usr/share/man/man8/threatstop-ddrd.8.gz',
+    '/usr/share/doc/threatstop-ddr/copyright',
+    '/usr/share/doc/threatstop-ddr/changelog.gz',
+    '/usr/share/doc/threatstop-ddr/examples/ddr.conf',
+]
+EXECUTABLE = {'/usr/bin/threatstop-ddr-admin', '/usr/sbin/threatstop-ddrd',
+              '/usr/lib/NetworkManager/dispatcher.d/90-threatstop-ddr'}
+# Host paths the package would touch if it were installed for real.
+HOST_WATCH = ['/usr/sbin/threatstop-ddrd', '/usr/bin/threatstop-ddr-admin', '/etc/threatstop-ddr',
+              '/lib/systemd/system/threatstop-ddr.service', '/var/lib/threatstop-ddr',
+              '/usr/lib/NetworkManager/dispatcher.d/90-threatstop-ddr',
+              '/var/lib/systemd/deb-systemd-helper-enabled', '/etc/systemd/system',
+              '/var/lib/dpkg/info/threatstop-ddr.list']
+
+
+def run(cmd, **kw):
+    kw.setdefault('capture_output', True)
+    kw.setdefault('text', True)
+    return subprocess.run(cmd, **kw)
+
+
+def snapshot(paths):
+    """path -> (exists, mtime, listing) for the host paths we must not touch."""
+    out = {}
+    for p in paths:
+        if not os.path.lexists(p):
+            out[p] = None
+            continue
+        st = os.lstat(p)
+        listing = None
+        if os.path.isdir(p):
+            listing = sorted(os.path.relpath(os.path.join(d, f), p)
+                             for d, dirs, files in os.walk(p) for f in files + dirs)
+        out[p] = (st.st_mtime_ns, listing)
+    return out
+
+
+class Build:
+    """One package build per process, shared by the tests (run.py runs each test on its
+    own, without class fixtures). The temp dir goes at exit (DDR_KEEP_TMP=1 keeps it)."""
+
+    done = None
+
+    @classmethod
+    def get(cls):
+        if cls.done is None:
+            cls.done = cls()
+        return cls.done
+
+    def __init__(self):
+        for t in ('dpkg-buildpackage', 'dpkg-deb', 'dpkg', 'dpkg-query', 'lintian', 'git',
+                  'unshare', 'dh'):
+            rig.tool(t)
+        self.tmp = tempfile.mkdtemp(prefix='ddr-pkg-')
+        atexit.register(self.cleanup)
+        self.host_before = snapshot(HOST_WATCH)
+        self.host_dpkg = run(['dpkg-query', '-W', PKG]).returncode
+        src = os.path.join(self.tmp, PKG)
+        files = run(['git', '-C', SRC, 'ls-files', '-z', '--cached', '--others',
+                     '--exclude-standard'], check=True).stdout.split('\0')
+        for f in files:
+            if not f or not os.path.lexists(os.path.join(SRC, f)):
+                continue   # deleted in the work tree, not yet in the index
+            os.makedirs(os.path.dirname(os.path.join(src, f)), exist_ok=True)
+            shutil.copy2(os.path.join(SRC, f), os.path.join(src, f), follow_symlinks=False)
+        env = dict(os.environ, DEB_BUILD_OPTIONS='nocheck parallel=%d' % (os.cpu_count() or 1),
+                   LC_ALL='C.UTF-8')
+        for k in ('DDR_BUILD_DIR', 'MESON_TEST_ITERATION', 'MALLOC_PERTURB_',
+                  'ASAN_OPTIONS', 'UBSAN_OPTIONS'):
+            env.pop(k, None)
+        t0 = time.monotonic()
+        p = run(['dpkg-buildpackage', '-us', '-uc', '-b'], cwd=src, env=env, timeout=1500)
+        self.build_seconds = time.monotonic() - t0
+        self.build_log = p.stdout + p.stderr
+        self.build_rc = p.returncode
+        debs = [f for f in os.listdir(self.tmp) if f.startswith(PKG + '_') and f.endswith('.deb')]
+        self.deb = os.path.join(self.tmp, debs[0]) if len(debs) == 1 else None
+        changes = [f for f in os.listdir(self.tmp) if f.endswith('.changes')]
+        self.changes = os.path.join(self.tmp, changes[0]) if len(changes) == 1 else None
+
+    def cleanup(self):
+        if os.environ.get('DDR_KEEP_TMP'):
+            sys.stderr.write('kept %s\n' % self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class TestPackaging(unittest.TestCase):
+
+    def setUp(self):
+        b = Build.get()
+        for k in ('tmp', 'host_before', 'host_dpkg', 'build_seconds', 'build_log', 'build_rc',
+                  'deb', 'changes'):
+            setattr(self, k, getattr(b, k))
+        if self.build_rc != 0 or not self.deb:
+            self.fail('dpkg-buildpackage failed (rc %d) after %.0f s:\n%s'
+                      % (self.build_rc, self.build_seconds, self.build_log[-6000:]))
+
+    def test_build_time(self):
+        print('# dpkg-buildpackage -us -uc -b (nocheck): %.0f s' % self.build_seconds)
+        self.assertLess(self.build_seconds, 900)
+
+    def test_contents(self):
+        listing = run(['dpkg-deb', '-c', self.deb], check=True).stdout.splitlines()
+        files = {}
+        for line in listing:
+            parts = line.split()
+            mode, path = parts[0], parts[5]
+            if mode.startswith('-'):
+                files[path[1:]] = mode
+        print('# %s: %d files' % (os.path.basename(self.deb), len(files)))
+        for f in EXPECTED:
+            with self.subTest(file=f):
+                self.assertIn(f, files)
+                if f in EXECUTABLE:
+                    self.assertEqual(files[f], '-rwxr-xr-x')
+                else:
+                    self.assertEqual(files[f], '-rw-r--r--')
+        # nothing in /usr/local, no test programs or fuzzers
+        self.assertEqual(sorted(set(files) - set(EXPECTED) - {
+            '/usr/share/doc/threatstop-ddr/README.md.gz'}), [])
+        ctl = os.path.join(self.tmp, 'control')
+        shutil.rmtree(ctl, ignore_errors=True)
+        run(['dpkg-deb', '-e', self.deb, ctl], check=True)
+        with open(os.path.join(ctl, 'conffiles')) as f:
+            self.assertEqual(f.read().split(), ['/etc/threatstop-ddr/ddr.conf'])
+        # the unit points at the installed binaries
+        unit = run(['dpkg-deb', '--fsys-tarfile', self.deb], check=True,
+                   text=False).stdout
+        import io
+        import tarfile
+        with tarfile.open(fileobj=io.BytesIO(unit)) as tf:
+            text = tf.extractfile('./lib/systemd/system/threatstop-ddr.service').read().decode()
+        self.assertIn('\nExecStart=/usr/sbin/threatstop-ddrd\n', text)
+        self.assertIn('\nExecStopPost=/usr/bin/threatstop-ddr-admin --action=restore-dns\n', text)
+        info = run(['dpkg-deb', '-f', self.deb, 'Depends'], check=True).stdout
+        for lib in ('libglib2.0-0', 'libssl3', 'libnghttp2-14'):
+            self.assertIn(lib, info)
+
+    def test_lintian_reports_no_errors(self):
+        p = run(['lintian', '--display-level', '>=pedantic', '--tag-display-limit', '0',
+                 self.changes], timeout=600)
+        tags = [l for l in p.stdout.splitlines() if l[:2] in ('E:', 'W:', 'I:', 'P:', 'X:')]
+        print('# lintian: %d tag(s)' % len(tags))
+        for t in tags:
+            print('# ' + t)
+        errors = [t for t in tags if t.startswith('E:')]
+        self.assertEqual(errors, [])
+
+    # -- the throwaway root -------------------------------------------------
+
+    def in_root(self, root, upper, script, check=True):
+        """Run a bash script in a private mount namespace where ROOT/usr is an overlay
+        of the host's /usr (writes go to upper)."""
+        work = upper + '.work'
+        os.makedirs(work, exist_ok=True)
+        prologue = ('set -e\nmount -t overlay overlay -o lowerdir=/usr,upperdir=%s,workdir=%s '
+                    '%s/usr\n' % (upper, work, root))
+        p = run(['unshare', '--mount', '--propagation', 'private', 'bash', '-c',
+                 prologue + script], timeout=300)
+        if check and p.returncode != 0:
+            self.fail('in the throwaway root, rc %d:\n%s\n%s\n%s'
+                      % (p.returncode, script, p.stdout, p.stderr))
+        return p
+
+    def make_root(self):
+        root = os.path.join(self.tmp, 'root')
+        upper = os.path.join(self.tmp, 'usr-upper')
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(upper, ignore_errors=True)
+        shutil.rmtree(upper + '.work', ignore_errors=True)
+        for d in ('usr', 'etc', 'var/lib/dpkg/info', 'var/lib/dpkg/updates', 'var/log', 'tmp',
+                  'run', 'dev'):
+            os.makedirs(os.path.join(root, d), exist_ok=True)
+        os.makedirs(upper)
+        for link in ('bin', 'sbin', 'lib', 'lib64'):
+            if os.path.islink('/' + link):
+                os.symlink(os.readlink('/' + link), os.path.join(root, link))
+        for f in ('status', 'available'):
+            open(os.path.join(root, 'var/lib/dpkg', f), 'w').close()
+        for f in ('passwd', 'group'):
+            shutil.copy(os.path.join('/etc', f), os.path.join(root, 'etc', f))
+        os.mknod(os.path.join(root, 'dev/null'), 0o666 | 0o020000, os.makedev(1, 3))
+        return root, upper
+
+    def dpkg(self, root, *args):
+        return ('dpkg --root=%s --log=%s/var/log/dpkg.log --force-depends %s'
+                % (root, root, ' '.join(args)))
+
+    def test_install_remove_purge_in_a_throwaway_root(self):
+        root, upper = self.make_root()
+        q = "dpkg-query --admindir=%s/var/lib/dpkg -W -f='${Status}\\n' %s" % (root, PKG)
+        p = self.in_root(root, upper, '%s -i %s\n%s\n'
+                         'chroot %s /usr/sbin/threatstop-ddrd --version\n'
+                         'chroot %s /usr/bin/threatstop-ddr-admin --help >/dev/null\n'
+                         'ls %s/usr/lib/NetworkManager/dispatcher.d/\n'
+                         % (self.dpkg(root), self.deb, q, root, root, root))
+        print('# install (dependencies not checked: the root has an empty dpkg database):')
+        for line in p.stdout.splitlines():
+            print('#   ' + line)
+        self.assertIn('install ok installed', p.stdout)
+        self.assertRegex(p.stdout, r'threatstop-ddrd \d+\.\d+\.\d+')
+        self.assertIn('90-threatstop-ddr', p.stdout)
+        self.assertTrue(os.path.isfile(os.path.join(upper, 'sbin', 'threatstop-ddrd')))
+        self.assertTrue(os.path.isfile(os.path.join(root, 'etc/threatstop-ddr/ddr.conf')))
+        # not enabled, not started: it needs a URL first (threatstop-ddr-admin --action=install)
+        self.assertFalse(os.path.lexists(os.path.join(
+            root, 'etc/systemd/system/multi-user.target.wants/threatstop-ddr.service')))
+
+        # what the daemon and the CLI leave behind at run time, for purge to remove
+        os.makedirs(os.path.join(root, 'var/lib/threatstop-ddr'))
+        with open(os.path.join(root, 'var/lib/threatstop-ddr/last-good-doh.example'), 'w') as f:
+            f.write('192.0.2.1\n')
+        with open(os.path.join(root, 'etc/threatstop-ddr/install.state'), 'w') as f:
+            f.write('[install]\n')
+        with open(os.path.join(root, 'etc/threatstop-ddr/ddr.conf'), 'a') as f:
+            f.write('# edited by the admin\n')
+
+        self.in_root(root, upper, '%s -r %s\n' % (self.dpkg(root), PKG))
+        self.assertFalse(os.path.exists(os.path.join(upper, 'sbin', 'threatstop-ddrd')))
+        self.assertTrue(os.path.isfile(os.path.join(root, 'etc/threatstop-ddr/ddr.conf')),
+                        'remove keeps the conffile')
+        p = self.in_root(root, upper, q + '\n', check=False)
+        self.assertIn('deinstall ok config-files', p.stdout)
+
+        self.in_root(root, upper, '%s -P %s\n' % (self.dpkg(root), PKG))
+        p = self.in_root(root, upper, q + '\n', check=False)
+        self.assertNotIn('installed', p.stdout)
+        self.assertFalse(os.path.exists(os.path.join(root, 'etc/threatstop-ddr')))
+        self.assertFalse(os.path.exists(os.path.join(root, 'var/lib/threatstop-ddr')))
+        left = [os.path.join(d, f) for d, _, files in os.walk(upper) for f in files]
+        self.assertEqual(left, [], 'files left in /usr after purge')
+
+        # and the host was never touched
+        self.assertEqual(snapshot(HOST_WATCH), self.host_before)
+        self.assertEqual(run(['dpkg-query', '-W', PKG]).returncode, self.host_dpkg)
+
+
+if __name__ == '__main__':
+    unittest.main()
