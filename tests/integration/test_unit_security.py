@@ -212,6 +212,21 @@ class TestUnitSecurity(BusTestCase):
         self.assertEqual(rig.udp_query('127.0.0.1', port, 'blocked.example').rcode_name, 'NXDOMAIN')
         d.stop()
 
+        self.check_trace(trace, allowed, families, d.state_dir, d.dir)
+
+        # ExecStopPost= runs restore-dns in the same sandbox: nothing is steered here
+        # (forwarding, no NetworkManager on this bus), so it only looks and says so
+        trace2 = self.path('strace-restore.txt')
+        cmd = [strace, '-f', '-qq', '-o', trace2, '-e', 'signal=none',
+               busrig.admin_binary(), '--action=restore-dns', '--state-dir=' + d.state_dir]
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=d.dir,
+                           env=dict(os.environ, LANGUAGE='C'), stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn('Nothing to restore', p.stdout)
+        self.check_trace(trace2, allowed, families, d.state_dir, d.dir)
+
+    def check_trace(self, trace, allowed, families, state_dir, cwd):
+        """Everything in an strace -f log stays inside the unit's sandbox."""
         with open(trace) as f:
             lines = f.read().splitlines()
         self.assertGreater(len(lines), 100)
@@ -227,8 +242,8 @@ class TestUnitSecurity(BusTestCase):
         self.assertEqual(fams - families, set(), 'address families outside '
                          'RestrictAddressFamilies=')
 
-        state = os.path.abspath(d.state_dir)
-        cwd = os.path.abspath(d.dir)
+        state = os.path.abspath(state_dir)
+        cwd = os.path.abspath(cwd)
         bad = []
         writes = re.compile(r'\b(?:openat|open|creat)\((?:AT_FDCWD, )?"([^"]+)", ([A-Z_|]+)')
         paths = re.compile(r'\b(?:rename|renameat2?|mkdir|mkdirat|unlink|unlinkat|rmdir)'
