@@ -99,10 +99,10 @@ class ResolvWatch(threading.Thread):
         self.start_servers = world.resolv_nameservers()
         self.changed_at = None
         self.servers = None
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             s = self.world.resolv_nameservers()
             if s and s != self.start_servers:
                 self.changed_at = time.monotonic()
@@ -112,7 +112,7 @@ class ResolvWatch(threading.Thread):
 
     def finish(self, timeout):
         self.join(timeout)
-        self._stop.set()
+        self._halt.set()
         self.join()
 
 
