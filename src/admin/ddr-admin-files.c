@@ -117,9 +117,9 @@ ddr_admin_files_copy (const char *root, DdrInstallFiles *files, DdrInstallState 
     return FALSE;
   if (files->need_dispatcher && !files->dispatcher_source
       && !installed_under (root, dispatcher_dirs, DDR_DISPATCHER_NAME))
-    g_print (_("Note: the NetworkManager dispatcher script %s is not installed with this "
-               "build; the daemon still follows NetworkManager by itself.\n"),
-             DDR_DISPATCHER_NAME);
+    g_print (_("Note: the NetworkManager dispatcher script %s was not found in %s (install "
+               "the package or run meson install); the daemon still follows NetworkManager "
+               "by itself.\n"), DDR_DISPATCHER_NAME, DDR_DISPATCHERDIR);
   return TRUE;
 }
 

@@ -31,7 +31,7 @@ ddr_admin_systemctl (const char *root, const char *verb, const char *unit, GErro
   if (run (verb, unit, &err, &local_error))
     return TRUE;
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("systemctl %s %s failed: %s"), verb,
-               unit, err && *g_strstrip (err) ? err : local_error->message);
+               unit ? unit : "", err && *g_strstrip (err) ? err : local_error->message);
   return FALSE;
 }
 

@@ -270,6 +270,90 @@ class TestAdminInstall(rig.RigTestCase):
         self.uninstall()
         self.assertEqual(snapshot(self.root), before)
 
+    # without --root, in a private mount namespace ---------------------------
+
+    def sysconfdir(self):
+        with open(os.path.join(rig.build_dir(), 'config.h')) as f:
+            for line in f:
+                if line.startswith('#define DDR_SYSCONFDIR '):
+                    return line.split('"')[1]
+        raise AssertionError('DDR_SYSCONFDIR not in config.h')
+
+    def in_private_namespace(self, *admin_runs):
+        """Runs the CLI without --root where it can change nothing real: /etc is an
+        overlay (changes land in etc-upper), the sysconfdir a tmpfs, /run an empty tmpfs
+        (systemctl cannot reach any systemd), no system bus. Returns [(rc, out, err)]
+        and the files left in etc-upper and the sysconfdir."""
+        up, work = self.path('etc-upper'), self.path('etc-work')
+        os.makedirs(up)
+        os.makedirs(work)
+        conf_parent = os.path.dirname(self.sysconfdir())
+        out = self.path('ns-out')
+        os.makedirs(out)
+        lines = ['set -e',
+                 'mount -t overlay overlay -o lowerdir=/etc,upperdir=%s,workdir=%s /etc'
+                 % (up, work),
+                 'mkdir -p %s' % conf_parent if not conf_parent.startswith('/etc') else 'true',
+                 'mount -t tmpfs tmpfs %s' % conf_parent,
+                 'mount -t tmpfs tmpfs /run',
+                 'set +e']
+        for i, args in enumerate(admin_runs):
+            lines.append('%s %s >%s/%d.out 2>%s/%d.err </dev/null; echo $? >%s/%d.rc'
+                         % (admin_binary(), ' '.join("'%s'" % a for a in args), out, i, out, i,
+                            out, i))
+        lines.append('find %s -type f > %s/left.txt' % (conf_parent, out))
+        env = dict(os.environ, LANGUAGE='C', LC_ALL='C.UTF-8', THREATSTOP_DDR_DATA_DIR=self.data,
+                   DBUS_SYSTEM_BUS_ADDRESS='unix:path=' + self.path('no-bus'))
+        p = subprocess.run([rig.tool('unshare'), '-m', '--propagation', 'private', 'sh', '-c',
+                            '\n'.join(lines)], capture_output=True, text=True, env=env,
+                           timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        results = []
+        for i in range(len(admin_runs)):
+            with open('%s/%d.rc' % (out, i)) as rc, open('%s/%d.out' % (out, i)) as o, \
+                    open('%s/%d.err' % (out, i)) as e:
+                results.append((int(rc.read()), o.read(), e.read()))
+        with open(os.path.join(out, 'left.txt')) as f:
+            left = f.read().split()
+        upper = [os.path.relpath(os.path.join(d, n), up) for d, _, ns in os.walk(up) for n in ns]
+        return results, upper, left
+
+    def test_endpoint_test_and_service_steps_without_root(self):
+        u = self.start_unbound()
+        port = rig.free_port()
+        good = ['--action=install'] + self.service_args(u, port)
+        bad_port = rig.free_port(('127.0.0.1',))
+        bad = ['--action=install', '--listen=127.0.0.1:%d' % port,
+               '--url=https://doh.test:%d/dns-query' % bad_port, '--bootstrap=127.0.0.1',
+               '--ca-file=' + self.ca.ca, '--check-domain=check.test']
+        wrong_ca = ['--action=install', '--listen=127.0.0.1:%d' % port, '--url=' + u.url,
+                    '--bootstrap=127.0.0.1', '--ca-file=' + self.ca.wrong().ca,
+                    '--check-domain=check.test']
+        results, upper, left = self.in_private_namespace(bad, wrong_ca, good,
+                                                         ['--action=uninstall'])
+        (rc_bad, out_bad, err_bad), (rc_ca, _, err_ca), (rc, out, err), (rc_un, out_un, err_un) \
+            = results
+        # The vendor's curl --doh-url step fails: exit 1, a clear report, nothing written.
+        self.assertEqual(rc_bad, 1, out_bad + err_bad)
+        self.assertIn('endpoint test failed', err_bad)
+        self.assertIn(str(bad_port), err_bad)
+        self.assertIn('Nothing was changed', err_bad)
+        self.assertEqual(rc_ca, 1, err_ca)
+        self.assertIn('endpoint test failed', err_ca)
+        # It passes against the real service; then systemctl cannot reach a systemd here,
+        # which is reported with the files left in place for uninstall.
+        self.assertIn('The endpoint answered: check.test is %s' % rig.CHECK_A, out)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn('systemctl', err)
+        self.assertIn('--action=uninstall', err)
+        self.assertIn('Wrote %s/ddr.conf' % self.sysconfdir(), out)
+        self.assertIn('Installed /etc/systemd/system/threatstop-ddr.service', out)
+        # Uninstall undoes it all even so: no file left in /etc or the sysconfdir.
+        self.assertEqual(rc_un, 0, out_un + err_un)
+        self.assertIn('Removed /etc/systemd/system/threatstop-ddr.service', out_un)
+        self.assertEqual(upper, [])
+        self.assertEqual(left, [])
+
     # dnsdist -----------------------------------------------------------------
 
     def test_dnsdist_too_old_is_refused(self):
