@@ -1,0 +1,174 @@
+/* Unit tests for install's pure parts: flag validation, the dnsdist configuration, install.state. */
+#include "config.h"
+
+#include <stdio.h>
+#include <glib/gstdio.h>
+
+#include "ddr-admin-conf.h"
+#include "ddr-admin-dnsdist.h"
+#include "ddr-admin-state.h"
+
+static void
+test_dnsdist_version (void)
+{
+  guint major = 0, minor = 0;
+
+  g_assert_true (ddr_admin_dnsdist_parse_version (
+    "dnsdist 1.7.3 (Lua 5.1.4 [LuaJIT 2.1.0-beta3])\nEnabled features: ...", &major, &minor));
+  g_assert_cmpuint (major, ==, 1);
+  g_assert_cmpuint (minor, ==, 7);
+  g_assert_true (ddr_admin_dnsdist_parse_version ("dnsdist 1.10.0", &major, &minor));
+  g_assert_cmpuint (minor, ==, 10);
+  g_assert_false (ddr_admin_dnsdist_parse_version ("unbound 1.17.1", &major, &minor));
+  g_assert_false (ddr_admin_dnsdist_parse_version ("dnsdist", &major, &minor));
+  g_assert_false (ddr_admin_dnsdist_parse_version (NULL, &major, &minor));
+}
+
+static void
+test_dnsdist_version_refused (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_setenv ("THREATSTOP_DDR_DNSDIST_VERSION", "dnsdist 1.6.1 (Lua 5.1.4)", TRUE);
+  g_assert_false (ddr_admin_dnsdist_check_version (&error));
+  g_assert_nonnull (strstr (error->message, "1.6"));
+  g_clear_error (&error);
+  g_setenv ("THREATSTOP_DDR_DNSDIST_VERSION", "dnsdist 1.8.0", TRUE);
+  g_assert_true (ddr_admin_dnsdist_check_version (&error));
+  g_unsetenv ("THREATSTOP_DDR_DNSDIST_VERSION");
+}
+
+static void
+test_validate (void)
+{
+  char *listen[] = { "0.0.0.0:53", "[::1]", NULL };
+  DdrInstallOptions o = { .listen = listen, .url = "https://doh.example:8443/q?x=1" };
+  g_auto(DdrInstallConfig) c = { 0 };
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (ddr_admin_conf_validate (&o, &c, &error));
+  g_assert_cmpstr (c.listen[0], ==, "0.0.0.0:53");
+  g_assert_cmpstr (c.listen[1], ==, "[::1]:53");
+  g_assert_true (c.wildcard_53);
+  g_assert_true (c.default_acl);
+  g_assert_cmpuint (g_strv_length (c.acl), ==, 6);
+  g_assert_true (g_strv_contains ((const char *const *) c.acl, "fc00::/7"));
+  g_assert_false (g_strv_contains ((const char *const *) c.acl, "0.0.0.0/0"));
+}
+
+static void
+test_validate_loopback_and_errors (void)
+{
+  char *loop[] = { "127.0.0.1", NULL };
+  char *bad_acl[] = { "10.0.0.0/8,300.1.1.1", NULL };
+  DdrInstallOptions o = { .listen = loop, .url = "https://doh.example/dns-query" };
+  g_auto(DdrInstallConfig) c = { 0 };
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (ddr_admin_conf_validate (&o, &c, &error));
+  g_assert_false (c.default_acl);
+  g_assert_false (c.wildcard_53);
+  g_assert_cmpuint (g_strv_length (c.acl), ==, 2);
+  ddr_admin_conf_clear (&c);
+
+  o.acl = bad_acl;
+  g_assert_false (ddr_admin_conf_validate (&o, &c, &error));
+  g_assert_nonnull (strstr (error->message, "300.1.1.1"));
+  ddr_admin_conf_clear (&c);
+  g_clear_error (&error);
+
+  o.acl = NULL;
+  o.url = "https://doh.example:99999/";
+  g_assert_false (ddr_admin_conf_validate (&o, &c, &error));
+  g_assert_nonnull (strstr (error->message, "99999"));
+}
+
+static void
+test_dnsdist_render (void)
+{
+  char *listen[] = { "127.0.0.1:5300", "[::1]:5300", NULL };
+  char *addresses[] = { "192.0.2.1", "2001:db8::1", NULL };
+  DdrInstallOptions o = { .listen = listen, .url = "https://doh.example:8443/dns-query?t=1",
+                          .check_domain = "check.example" };
+  g_auto(DdrInstallConfig) c = { 0 };
+  g_autofree char *text = NULL;
+
+  g_assert_true (ddr_admin_conf_validate (&o, &c, NULL));
+  text = ddr_admin_dnsdist_render (&c, addresses, NULL);
+  g_assert_nonnull (text);
+  g_assert_nonnull (strstr (text, "setSecurityPollSuffix(\"\")"));
+  g_assert_nonnull (strstr (text, "setLocal(\"127.0.0.1:5300\")\naddLocal(\"[::1]:5300\")"));
+  g_assert_nonnull (strstr (text, "setACL({\"127.0.0.0/8\", \"::1/128\"})"));
+  g_assert_nonnull (strstr (text, "address=\"192.0.2.1:8443\""));
+  g_assert_nonnull (strstr (text, "address=\"[2001:db8::1]:8443\""));
+  g_assert_nonnull (strstr (text, "subjectName=\"doh.example\""));
+  g_assert_nonnull (strstr (text, "dohPath=\"/dns-query?t=1\""));
+  g_assert_nonnull (strstr (text, "checkName=\"check.example.\""));
+  g_assert_null (strstr (text, "caStore"));
+}
+
+static void
+test_state_write_and_undo (void)
+{
+  g_autofree char *root = g_dir_make_tmp ("ddr-state-XXXXXX", NULL);
+  g_autofree char *own = g_build_filename (root, "etc", "own.conf", NULL);
+  g_autofree char *etc = g_build_filename (root, "etc", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(DdrInstallState) known = ddr_install_state_new (root);
+  g_autoptr(DdrInstallState) run = ddr_install_state_new (root);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir (etc, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (own, "before\n", -1, NULL));
+  g_assert_true (ddr_install_state_write (run, known, "/etc/own.conf", "ours\n", -1, 0644,
+                                          &error));
+  g_assert_true (ddr_install_state_write (run, known, "/etc/new/dir/x.conf", "x", -1, 0600,
+                                          &error));
+  g_assert_true (ddr_install_state_has (run, "replaced", "/etc/own.conf"));
+  g_assert_true (ddr_install_state_has (run, "created", "/etc/new/dir/x.conf"));
+  g_assert_true (ddr_install_state_has (run, "dirs", "/etc/new/dir"));
+  /* A second write of a file this install owns keeps it "created", not "replaced". */
+  ddr_install_state_merge (known, run);
+  g_assert_true (ddr_install_state_write (run, known, "/etc/new/dir/x.conf", "y", -1, 0600,
+                                          &error));
+  g_assert_false (ddr_install_state_has (known, "replaced", "/etc/new/dir/x.conf"));
+  g_assert_true (ddr_install_state_undo_files (known, &error));
+  g_assert_true (g_file_get_contents (own, &text, NULL, NULL));
+  g_assert_cmpstr (text, ==, "before\n");
+  g_assert_true (g_file_test (etc, G_FILE_TEST_IS_DIR));
+  {
+    g_autofree char *newdir = g_build_filename (root, "etc", "new", NULL);
+    g_assert_false (g_file_test (newdir, G_FILE_TEST_EXISTS));
+  }
+  g_assert_true (ddr_install_state_remove_file (known, &error));
+  g_unlink (own);
+  g_rmdir (etc);
+  {
+    /* Only the sysconfdir's backup tree could be left; it is removed when empty. */
+    g_autoptr(GDir) d = g_dir_open (root, 0, NULL);
+    g_assert_null (g_dir_read_name (d));
+  }
+  g_rmdir (root);
+}
+
+/* The undo reports each step with g_print; keep stdout for TAP. */
+static void
+to_stderr (const char *text)
+{
+  fputs (text, stderr);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_set_print_handler (to_stderr);
+  g_test_add_func ("/admin-install/dnsdist-version", test_dnsdist_version);
+  g_test_add_func ("/admin-install/dnsdist-version-refused", test_dnsdist_version_refused);
+  g_test_add_func ("/admin-install/validate", test_validate);
+  g_test_add_func ("/admin-install/validate-loopback-and-errors",
+                   test_validate_loopback_and_errors);
+  g_test_add_func ("/admin-install/dnsdist-render", test_dnsdist_render);
+  g_test_add_func ("/admin-install/state-write-and-undo", test_state_write_and_undo);
+  return g_test_run ();
+}
