@@ -107,6 +107,13 @@ test_dnsdist_render (void)
   g_assert_null (strstr (text, "caStore"));
 }
 
+/* The undo reports each step with g_print, which GTest's TAP output also uses. */
+static void
+to_stderr (const char *text)
+{
+  fputs (text, stderr);
+}
+
 static void
 test_state_write_and_undo (void)
 {
@@ -117,6 +124,7 @@ test_state_write_and_undo (void)
   g_autoptr(DdrInstallState) known = ddr_install_state_new (root);
   g_autoptr(DdrInstallState) run = ddr_install_state_new (root);
   g_autoptr(GError) error = NULL;
+  GPrintFunc tap_print = g_set_print_handler (to_stderr);
 
   g_assert_cmpint (g_mkdir (etc, 0755), ==, 0);
   g_assert_true (g_file_set_contents (own, "before\n", -1, NULL));
@@ -149,20 +157,13 @@ test_state_write_and_undo (void)
     g_assert_null (g_dir_read_name (d));
   }
   g_rmdir (root);
-}
-
-/* The undo reports each step with g_print; keep stdout for TAP. */
-static void
-to_stderr (const char *text)
-{
-  fputs (text, stderr);
+  g_set_print_handler (tap_print);
 }
 
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_set_print_handler (to_stderr);
   g_test_add_func ("/admin-install/dnsdist-version", test_dnsdist_version);
   g_test_add_func ("/admin-install/dnsdist-version-refused", test_dnsdist_version_refused);
   g_test_add_func ("/admin-install/validate", test_validate);
