@@ -1,8 +1,7 @@
-/* The networkmanager backend: one owned in-memory NM profile (ddr0) over raw GDBus, activated = protected. */
+/* The networkmanager backend: one owned in-memory NM profile (ddr0) over raw GDBus; active = on. */
 #define G_LOG_DOMAIN "ddr-steer"
 
 #include <arpa/inet.h>
-#include <glib/gi18n-lib.h>
 
 #include "ddr-steer-private.h"
 
@@ -103,7 +102,8 @@ profile_settings (DdrSteerLinkType link)
 static gboolean
 settings_are_ours (GVariant *settings)
 {
-  g_autoptr(GVariant) conn = g_variant_lookup_value (settings, "connection", G_VARIANT_TYPE_VARDICT);
+  g_autoptr(GVariant) conn = g_variant_lookup_value (settings, "connection",
+                                                    G_VARIANT_TYPE_VARDICT);
   const char *uuid = NULL, *id = NULL;
 
   if (!conn)

@@ -1,4 +1,4 @@
-/* The resolved backend: an owned link ddr0 whose per-link DNS in systemd-resolved is the relay with ~. */
+/* The resolved backend: an owned link ddr0 whose DNS in systemd-resolved is the relay, with ~. */
 #define G_LOG_DOMAIN "ddr-steer"
 
 #include <arpa/inet.h>
@@ -148,7 +148,7 @@ batch_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (--b->outstanding > 0)
     return;
   if (b->error && b->no_such_link && b->ifindex <= 0)
-    g_clear_error (&b->error);     /* RevertLink: a link resolved does not know has nothing to revert */
+    g_clear_error (&b->error);   /* RevertLink: a link resolved does not know has nothing set */
   if (b->error && b->no_such_link && b->attempts < LINK_RETRIES)
     {
       g_debug ("systemd-resolved does not know link %d yet; retrying", b->ifindex);

@@ -1,4 +1,4 @@
-/* DNS steering: picks a backend, runs set calls one at a time, and undoes every backend's traces. */
+/* DNS steering: picks a backend, runs set calls one at a time, undoes every backend's traces. */
 #define G_LOG_DOMAIN "ddr-steer"
 
 #include <glib/gi18n-lib.h>

@@ -101,7 +101,8 @@ read_file (const char *path)
 static void
 write_file (const char *path, const char *data, int mode)
 {
-  g_assert_true (g_file_set_contents_full (path, data, -1, G_FILE_SET_CONTENTS_CONSISTENT, mode, NULL));
+  g_assert_true (g_file_set_contents_full (path, data, -1, G_FILE_SET_CONTENTS_CONSISTENT, mode,
+                                           NULL));
 }
 
 static void

@@ -78,7 +78,8 @@ class TestSteerRealResolved(unittest.TestCase):
                    10, what='the private namespaces (holder.sh)')
         with open(self.path('bus.conf'), 'w') as f:
             f.write(BUS_CONFIG)
-        self.spawn('dbus-daemon', [rig.tool('dbus-daemon'), '--config-file=' + self.path('bus.conf'),
+        self.spawn('dbus-daemon', [rig.tool('dbus-daemon'),
+                                   '--config-file=' + self.path('bus.conf'),
                                    '--nofork', '--nopidfile'])
         wait_until(lambda: self.alive('dbus-daemon') and os.path.exists(
             '/proc/%d/root%s' % (self.procs['holder'].pid, BUS_SOCKET)), 10,
