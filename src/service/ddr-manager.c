@@ -10,6 +10,7 @@
 #include "ddr-error.h"
 #include "ddr-manager.h"
 #include "ddr-relay.h"
+#include "ddr-roam-controller.h"
 #include "ddr-sd-notify.h"
 #include "ddr-stats-variant.h"
 
@@ -30,6 +31,7 @@ struct _DdrManager {
   gint64         started_us;     /* monotonic */
   char          *summary;
   DdrGenService *service;        /* the published state: D-Bus properties */
+  DdrRoamController *roaming;    /* NULL: roaming off (forwarder, --no-bus) */
 };
 
 G_DEFINE_FINAL_TYPE (DdrManager, ddr_manager, G_TYPE_OBJECT)
@@ -75,6 +77,8 @@ refresh_service_reachable (DdrManager *self)
   gboolean reachable = FALSE;
   guint n = 0;
 
+  if (self->roaming)
+    return;   /* the roaming controller's service probe says it */
   ups = ddr_relay_get_upstreams (self->relay, &n);
   for (guint i = 0; i < n; i++)
     reachable = reachable || ups[i].healthy;
@@ -99,11 +103,63 @@ publish_config (DdrManager *self)
   self->summary = g_strdup_printf ("relaying to %s", rc->upstream.urls[0]);
 }
 
+/* ---- roaming ---- */
+
+/* The name the service probe asks for: check-domain, else the service's own host. */
+static void
+roam_config_from (DdrRoamConfig *rc, const DdrConfig *c)
+{
+  g_autoptr(GUri) uri = g_uri_parse (c->relay.upstream.urls[0], G_URI_FLAGS_NONE, NULL);
+
+  rc->enabled = g_strdup (c->roaming_enabled);
+  rc->dns_backend = g_strdup (c->dns_backend);
+  rc->portal_probe_url = g_strdup (c->portal_probe_url);
+  rc->trusted_networks = g_strdupv (c->trusted_networks);
+  rc->trust_protected = c->trust_protected_networks;
+  rc->local_domains = g_strdupv (c->local_domains);
+  rc->block = g_strcmp0 (c->on_service_unreachable, "block") == 0;
+  rc->check_name = g_strdup (c->relay.check_domain ? c->relay.check_domain
+                                                   : uri ? g_uri_get_host (uri) : NULL);
+}
+
+static void
+on_roaming_status (const DdrRoamStatus *status, gpointer user_data)
+{
+  DdrManager *self = user_data;
+  DdrGenService *s = self->service;
+
+  g_object_freeze_notify (G_OBJECT (s));
+  set_state (self, ddr_roam_state_to_string (status->state), status->reason, status->protected);
+  ddr_gen_service_set_network (s, status->network);
+  ddr_gen_service_set_portal_url (s, status->portal_url);
+  ddr_gen_service_set_service_reachable (s, status->service_reachable);
+  ddr_gen_service_set_paused_until (s, status->paused_until);
+  ddr_gen_service_set_dns_backend (s, status->dns_backend);
+  ddr_gen_service_set_last_error (s, status->last_error);
+  g_object_thaw_notify (G_OBJECT (s));
+}
+
+void
+ddr_manager_start_roaming (DdrManager *self)
+{
+  DdrRoamConfig rc = { 0 };
+
+  g_return_if_fail (DDR_IS_MANAGER (self));
+  if (self->roaming || g_str_equal (self->config->roaming_enabled, "false"))
+    return;
+  roam_config_from (&rc, self->config);
+  self->roaming = ddr_roam_controller_new (self->relay, &rc, self->state_dir, on_roaming_status,
+                                           self);
+  ddr_roam_config_clear (&rc);
+}
+
 static void
 ddr_manager_finalize (GObject *object)
 {
   DdrManager *self = DDR_MANAGER (object);
 
+  /* First: it restores the system DNS while the relay still answers. */
+  g_clear_pointer (&self->roaming, ddr_roam_controller_free);
   g_clear_object (&self->service);
   g_clear_pointer (&self->relay, ddr_relay_free);
   g_clear_pointer (&self->config, ddr_config_free);
@@ -208,6 +264,14 @@ ddr_manager_reload (DdrManager *self, GError **error)
   ddr_config_free (self->config);
   self->config = g_steal_pointer (&config);
   publish_config (self);
+  if (self->roaming)
+    {
+      DdrRoamConfig rc = { 0 };
+
+      roam_config_from (&rc, self->config);
+      ddr_roam_controller_reconfigure (self->roaming, &rc);
+      ddr_roam_config_clear (&rc);
+    }
   set_last_error (self, NULL);
   g_message ("configuration reloaded from %s", self->config_path);
   status = g_strdup_printf ("READY=1\nSTATUS=%s", self->summary);
@@ -250,6 +314,8 @@ ddr_manager_network_event (DdrManager *self, const char *action, const char *ifa
    * have died with the old network). The roaming controller will re-probe here. */
   ddr_relay_network_changed (self->relay);
   refresh_service_reachable (self);
+  if (self->roaming)
+    ddr_roam_controller_network_event (self->roaming, action);
 }
 
 void
@@ -258,6 +324,8 @@ ddr_manager_reprobe (DdrManager *self)
   g_return_if_fail (DDR_IS_MANAGER (self));
   g_debug ("reprobe requested");
   refresh_service_reachable (self);
+  if (self->roaming)
+    ddr_roam_controller_reprobe (self->roaming);
 }
 
 gboolean
@@ -278,8 +346,12 @@ ddr_manager_pause (DdrManager *self, guint minutes, GError **error)
                            "Nothing to pause: roaming is off, the system DNS is not steered.");
       return FALSE;
     }
-  g_set_error_literal (error, DDR_ERROR, DDR_ERROR_FAILED, "Pausing needs the roaming controller.");
-  return FALSE;
+  if (!self->roaming)
+    {
+      g_set_error_literal (error, DDR_ERROR, DDR_ERROR_FAILED, "Pausing needs the roaming controller.");
+      return FALSE;
+    }
+  return ddr_roam_controller_pause (self->roaming, minutes, error);
 }
 
 gboolean
@@ -294,5 +366,5 @@ ddr_manager_resume (DdrManager *self, GError **error)
       return FALSE;
     }
   /* Not paused: resuming is a no-op. */
-  return TRUE;
+  return self->roaming ? ddr_roam_controller_resume (self->roaming, error) : TRUE;
 }

@@ -87,6 +87,8 @@ run (const char *config_path, const char *state_dir, gboolean no_bus)
   g_unix_signal_add (SIGHUP, on_reload, &d);
   g_unix_signal_add (SIGUSR1, on_statistics, &d);
 
+  if (!no_bus)
+    ddr_manager_start_roaming (d.manager);
   if (no_bus)
     on_ready (&d);
   else

@@ -1,0 +1,401 @@
+/* The roaming checks: the DoH service probe (with back-off), our own portal
+ * probe, the trust-protected comparison, and the steering canary. */
+#define G_LOG_DOMAIN "ddr-roaming"
+
+#include "config.h"
+
+#include "ddr-dns-udp-client.h"
+#include "ddr-roam-private.h"
+
+#define BACKOFF_FIRST_MS       1000
+#define BACKOFF_MAX_MS         (5 * 60 * 1000)
+#define PORTAL_RETRY_FIRST_MS  2000
+#define PORTAL_RETRY_MAX_MS    30000
+#define PORTAL_TIMEOUT_MS      5000
+#define TRUST_TIMEOUT_MS       3000
+
+/* Waits before each canary attempt: resolv.conf and resolved follow a steering
+ * change a few ms after NetworkManager's D-Bus call returns (research/steer.md). */
+static const guint canary_delays_ms[] = { 0, 50, 200, 500, 1000, 2000 };
+
+/* One async check. The cancellable is this network's: when it is cancelled the
+ * controller may be gone, so the callback must not touch it. */
+typedef struct {
+  DdrRoamController *self;
+  DdrRelay          *relay;         /* outlives every probe: it completes them first */
+  GCancellable      *cancellable;
+} Call;
+
+static Call *
+call_new (DdrRoamController *self)
+{
+  Call *c = g_new (Call, 1);
+
+  c->self = self;
+  c->relay = self->relay;
+  c->cancellable = g_object_ref (self->checks);
+  return c;
+}
+
+static DdrRoamController *
+call_end (Call *c)
+{
+  DdrRoamController *self = g_cancellable_is_cancelled (c->cancellable) ? NULL : c->self;
+
+  g_object_unref (c->cancellable);
+  g_free (c);
+  return self;
+}
+
+static guint
+next_backoff (guint current, guint first, guint max)
+{
+  return current == 0 ? first : MIN (current * 2, max);
+}
+
+/* ---- trust-protected: the network's own answer for the check name ---- */
+
+static gboolean
+same_addresses (char **a, char **b)
+{
+  guint n = a ? g_strv_length (a) : 0;
+
+  if (n == 0 || n != (b ? g_strv_length (b) : 0))
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    if (!g_strv_contains ((const char *const *) b, a[i]))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+compare_trust (DdrRoamController *self)
+{
+  if (!self->facts.trust_protected || self->trust_running)
+    return;
+  if (!self->network_addrs || !self->network_addrs[0])
+    self->facts.network_protected = DDR_CHECK_FAILED;
+  else if (self->facts.service == DDR_CHECK_OK)
+    self->facts.network_protected = same_addresses (self->network_addrs, self->service_addrs)
+                                    ? DDR_CHECK_OK : DDR_CHECK_FAILED;
+  else if (self->facts.service == DDR_CHECK_FAILED)
+    /* The check name resolves only through ThreatSTOP: the network answering it
+     * while DoH is blocked is the corporate-firewall case. */
+    self->facts.network_protected = DDR_CHECK_OK;
+}
+
+static void
+on_trust_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  guint rcode = 0;
+  char **addrs = ddr_dns_lookup_finish (result, &rcode, &error);
+  DdrRoamController *self = call_end (user_data);
+
+  if (!self)
+    {
+      g_strfreev (addrs);
+      return;
+    }
+  self->trust_running = FALSE;
+  g_strfreev (self->network_addrs);
+  self->network_addrs = rcode == 0 ? addrs : (g_strfreev (addrs), NULL);
+  if (error)
+    g_debug ("the network's DNS did not answer the check name: %s", error->message);
+  compare_trust (self);
+  ddr_roam_update (self);
+}
+
+static void
+trust_check (DdrRoamController *self)
+{
+  const DdrNetSnapshot *s = self->snapshot;
+
+  if (!self->facts.trust_protected || self->trust_running)
+    return;
+  if (!s || !s->have_primary || !s->primary.servers || !s->primary.servers[0])
+    {
+      self->facts.network_protected = DDR_CHECK_FAILED;
+      return;
+    }
+  self->trust_running = TRUE;
+  ddr_dns_lookup_async ((const char *const *) s->primary.servers, self->config.check_name, 1,
+                        TRUST_TIMEOUT_MS, self->checks, on_trust_done, call_new (self));
+}
+
+/* ---- the service probe ---- */
+
+static gboolean
+on_retry (gpointer user_data)
+{
+  DdrRoamController *self = user_data;
+
+  self->retry_id = 0;
+  ddr_roam_service_probe (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_service_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  Call *call = user_data;
+  char **addrs = ddr_relay_probe_finish (call->relay, result, &error);
+  DdrRoamController *self = call_end (call);
+
+  if (!self)
+    {
+      g_strfreev (addrs);
+      return;
+    }
+  self->service_running = FALSE;
+  g_strfreev (self->service_addrs);
+  self->service_addrs = addrs;
+  if (addrs)
+    {
+      if (self->facts.service != DDR_CHECK_OK)
+        g_info ("the ThreatSTOP service answers");
+      self->facts.service = DDR_CHECK_OK;
+      self->backoff_ms = 0;
+      /* A failed proof is worth another try once the service answers again. */
+      if (self->facts.canary == DDR_CHECK_FAILED)
+        self->facts.canary = DDR_CHECK_UNKNOWN;
+      ddr_roam_set_error (self, NULL);
+    }
+  else
+    {
+      self->facts.service = DDR_CHECK_FAILED;
+      ddr_roam_set_error (self, error->message);
+      self->backoff_ms = next_backoff (self->backoff_ms, BACKOFF_FIRST_MS, BACKOFF_MAX_MS);
+      g_clear_handle_id (&self->retry_id, g_source_remove);
+      self->retry_id = g_timeout_add (self->backoff_ms, on_retry, self);
+      g_debug ("next service probe in %u ms", self->backoff_ms);
+    }
+  compare_trust (self);
+  ddr_roam_update (self);
+}
+
+void
+ddr_roam_service_probe (DdrRoamController *self)
+{
+  if (self->service_running || !self->checks || !self->config.check_name)
+    return;
+  g_clear_handle_id (&self->retry_id, g_source_remove);
+  self->service_running = TRUE;
+  ddr_relay_probe_async (self->relay, self->config.check_name, self->checks, on_service_done,
+                         call_new (self));
+}
+
+/* Relay traffic is the health check: when every upstream fails, find out at
+ * once whether the service is gone; when one answers again, come back at once. */
+void
+ddr_roam_on_health (gboolean all_failing, gpointer user_data)
+{
+  DdrRoamController *self = user_data;
+
+  if (!self->facts.roaming || !self->checks)
+    return;
+  if (all_failing ? self->facts.service == DDR_CHECK_OK : self->facts.service == DDR_CHECK_FAILED)
+    {
+      self->backoff_ms = 0;
+      ddr_roam_service_probe (self);
+    }
+}
+
+/* ---- our own portal probe ---- */
+
+static void portal_probe (DdrRoamController *self);
+
+static gboolean
+on_portal_retry (gpointer user_data)
+{
+  DdrRoamController *self = user_data;
+
+  self->portal_retry_id = 0;
+  portal_probe (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_portal_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autofree char *url = NULL;
+  g_autofree char *detail = NULL;
+  DdrPortalResult r = ddr_portal_probe_finish (result, &url, &detail);
+  DdrRoamController *self = call_end (user_data);
+  gboolean was;
+
+  if (!self)
+    return;
+  self->portal_running = FALSE;
+  was = self->facts.portal_seen;
+  self->facts.portal_seen = r == DDR_PORTAL_DETECTED;
+  g_debug ("portal probe: %s", detail ? detail : "(no detail)");
+  if (self->facts.portal_seen)
+    {
+      if (!was)
+        g_info ("captive portal: %s", detail ? detail : url);
+      g_free (self->portal_url);
+      self->portal_url = g_steal_pointer (&url);
+      ddr_roam_apply_routes (self);   /* the portal's host: the network's DNS */
+    }
+  if (self->facts.portal_seen || self->facts.connectivity == DDR_CONNECTIVITY_PORTAL)
+    {
+      /* Someone is logging in: look again soon, and have NM look too. */
+      if (!self->facts.portal_seen)
+        ddr_nm_monitor_recheck (self->monitor);
+      self->portal_backoff_ms = next_backoff (self->portal_backoff_ms, PORTAL_RETRY_FIRST_MS,
+                                              PORTAL_RETRY_MAX_MS);
+      g_clear_handle_id (&self->portal_retry_id, g_source_remove);
+      self->portal_retry_id = g_timeout_add (self->portal_backoff_ms, on_portal_retry, self);
+    }
+  if (was && !self->facts.portal_seen)
+    {
+      g_info ("the captive portal is gone");
+      ddr_nm_monitor_recheck (self->monitor);
+      self->backoff_ms = 0;
+      ddr_roam_service_probe (self);
+    }
+  ddr_roam_update (self);
+}
+
+static void
+portal_probe (DdrRoamController *self)
+{
+  const DdrNetSnapshot *s = self->snapshot;
+  const char *url = self->config.portal_probe_url;
+
+  if (!url || !*url || self->portal_running || !self->checks)
+    return;
+  self->portal_running = TRUE;
+  ddr_portal_probe_async (url, s && s->have_primary ? (const char *const *) s->primary.servers : NULL,
+                          PORTAL_TIMEOUT_MS, self->checks, on_portal_done, call_new (self));
+}
+
+/* ---- the canary: does the system resolver really reach the relay? ---- */
+
+static void canary_attempt (DdrRoamController *self);
+
+static void
+canary_done (DdrRoamController *self, gboolean ok)
+{
+  ddr_relay_expect_canary (self->relay, NULL, NULL, NULL);
+  g_clear_pointer (&self->canary_name, g_free);
+  g_clear_handle_id (&self->canary_id, g_source_remove);
+  self->facts.canary = ok ? DDR_CHECK_OK : DDR_CHECK_FAILED;
+  if (!ok)
+    ddr_roam_set_error (self, "DNS steering did not take effect: a test name resolved through "
+                              "the system resolver never reached the relay.");
+  ddr_roam_update (self);
+}
+
+static void
+on_canary_seen (gpointer user_data)
+{
+  DdrRoamController *self = user_data;
+
+  g_debug ("canary seen after %u attempts", self->canary_attempt);
+  canary_done (self, TRUE);
+}
+
+static gboolean
+on_canary_timer (gpointer user_data)
+{
+  DdrRoamController *self = user_data;
+
+  self->canary_id = 0;
+  canary_attempt (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_canary_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GList *addrs = g_resolver_lookup_by_name_finish (G_RESOLVER (source), result, NULL);
+  DdrRoamController *self = call_end (user_data);
+
+  g_resolver_free_addresses (addrs);
+  if (!self || !self->canary_name)
+    return;   /* cancelled, or already seen */
+  self->canary_attempt++;
+  if (self->canary_attempt >= G_N_ELEMENTS (canary_delays_ms))
+    {
+      canary_done (self, FALSE);
+      return;
+    }
+  self->canary_id = g_timeout_add (canary_delays_ms[self->canary_attempt], on_canary_timer, self);
+}
+
+static void
+canary_attempt (DdrRoamController *self)
+{
+  g_autoptr(GResolver) resolver = g_resolver_get_default ();
+
+  /* A fresh name each time: a negative answer cached on a leaking path must not
+   * hide a later success. */
+  g_free (self->canary_name);
+  self->canary_name = g_strdup_printf ("%08x%08x.canary.threatstop-ddr.arpa", g_random_int (),
+                                       g_random_int ());
+  ddr_relay_expect_canary (self->relay, self->canary_name, on_canary_seen, self);
+  g_resolver_lookup_by_name_async (resolver, self->canary_name, self->checks, on_canary_resolved,
+                                   call_new (self));
+}
+
+void
+ddr_roam_canary_start (DdrRoamController *self)
+{
+  if (!self->checks)
+    return;
+  self->canary_attempt = 0;
+  canary_attempt (self);
+}
+
+/* ---- all of them ---- */
+
+void
+ddr_roam_checks_reset (DdrRoamController *self)
+{
+  if (self->checks)
+    g_cancellable_cancel (self->checks);
+  g_clear_object (&self->checks);
+  g_clear_handle_id (&self->retry_id, g_source_remove);
+  g_clear_handle_id (&self->portal_retry_id, g_source_remove);
+  g_clear_handle_id (&self->canary_id, g_source_remove);
+  g_clear_pointer (&self->canary_name, g_free);
+  g_clear_pointer (&self->service_addrs, g_strfreev);
+  g_clear_pointer (&self->network_addrs, g_strfreev);
+  ddr_relay_expect_canary (self->relay, NULL, NULL, NULL);
+  self->service_running = self->portal_running = self->trust_running = FALSE;
+  self->backoff_ms = self->portal_backoff_ms = 0;
+}
+
+void
+ddr_roam_checks_start (DdrRoamController *self)
+{
+  ddr_roam_checks_reset (self);
+  self->checks = g_cancellable_new ();
+  self->facts.portal_seen = FALSE;
+  self->facts.service = DDR_CHECK_UNKNOWN;
+  self->facts.canary = DDR_CHECK_UNKNOWN;
+  self->facts.network_protected = DDR_CHECK_UNKNOWN;
+  if (!self->facts.have_network || self->facts.connectivity == DDR_CONNECTIVITY_NONE)
+    return;
+  portal_probe (self);
+  ddr_roam_service_probe (self);
+  trust_check (self);
+}
+
+void
+ddr_roam_checks_reprobe (DdrRoamController *self)
+{
+  if (!self->checks)
+    {
+      ddr_roam_checks_start (self);
+      return;
+    }
+  self->backoff_ms = 0;
+  self->portal_backoff_ms = 0;
+  portal_probe (self);
+  ddr_roam_service_probe (self);
+  trust_check (self);
+}

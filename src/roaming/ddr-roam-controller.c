@@ -1,0 +1,481 @@
+/* The roaming controller: follows the network, runs the checks, steers system DNS. */
+#define G_LOG_DOMAIN "ddr-roaming"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "ddr-roam-private.h"
+#include "ddr-roam-routes.h"
+
+#define DEFAULT_MINUTE_MS 60000
+
+void
+ddr_roam_config_clear (DdrRoamConfig *c)
+{
+  g_clear_pointer (&c->enabled, g_free);
+  g_clear_pointer (&c->dns_backend, g_free);
+  g_clear_pointer (&c->portal_probe_url, g_free);
+  g_clear_pointer (&c->trusted_networks, g_strfreev);
+  g_clear_pointer (&c->local_domains, g_strfreev);
+  g_clear_pointer (&c->check_name, g_free);
+}
+
+static void
+config_copy (DdrRoamConfig *to, const DdrRoamConfig *from)
+{
+  ddr_roam_config_clear (to);
+  to->enabled = g_strdup (from->enabled ? from->enabled : "auto");
+  to->dns_backend = g_strdup (from->dns_backend ? from->dns_backend : "auto");
+  to->portal_probe_url = g_strdup (from->portal_probe_url);
+  to->trusted_networks = g_strdupv (from->trusted_networks);
+  to->trust_protected = from->trust_protected;
+  to->local_domains = g_strdupv (from->local_domains);
+  to->block = from->block;
+  to->check_name = g_strdup (from->check_name);
+}
+
+void
+ddr_roam_set_error (DdrRoamController *self, const char *message)
+{
+  if (message && g_strcmp0 (message, self->last_error) != 0)
+    g_warning ("%s", message);
+  g_free (self->last_error);
+  self->last_error = g_strdup (message ? message : "");
+}
+
+/* ---- publishing ---- */
+
+static void
+publish (DdrRoamController *self)
+{
+  const DdrNetSnapshot *s = self->snapshot;
+  g_autofree char *reason = NULL;
+  DdrRoamStatus status = { 0 };
+
+  reason = ddr_roam_reason (&self->facts, self->state,
+                            s && s->have_primary ? s->primary.id : NULL);
+  status.state = self->state;
+  status.reason = reason;
+  status.protected = self->state == DDR_ROAM_PROTECTED;
+  status.network = s && s->have_primary && s->primary.id ? s->primary.id : "";
+  status.portal_url = self->state == DDR_ROAM_PORTAL && self->portal_url ? self->portal_url : "";
+  status.service_reachable = self->facts.service == DDR_CHECK_OK;
+  status.paused_until = self->facts.paused ? self->paused_until : 0;
+  status.dns_backend = self->steer ? ddr_steer_get_backend (self->steer) : "none";
+  status.last_error = self->last_error ? self->last_error : "";
+  self->publish (&status, self->publish_data);
+}
+
+/* ---- steering ---- */
+
+static void push_steering (DdrRoamController *self);
+
+static void
+on_steer_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  DdrRoamController *self = user_data;
+  gboolean ok = ddr_steer_set_finish (DDR_STEER (source), result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self->steer_busy = FALSE;
+  if (!ok)
+    {
+      g_autofree char *message = g_strdup_printf ("Cannot %s the system DNS: %s",
+                                                  ddr_steer_is_on (self->steer) ? "restore" : "steer",
+                                                  error->message);
+      ddr_roam_set_error (self, message);
+      if (self->steer_wanted)
+        {
+          self->facts.canary = DDR_CHECK_FAILED;
+          ddr_roam_update (self);
+          return;
+        }
+    }
+  if (self->steer_wanted != ddr_steer_is_on (self->steer))
+    {
+      push_steering (self);
+      return;
+    }
+  if (self->steer_wanted && self->facts.canary == DDR_CHECK_UNKNOWN && !self->canary_name)
+    ddr_roam_canary_start (self);
+}
+
+static void
+push_steering (DdrRoamController *self)
+{
+  if (self->steer_busy)
+    return;   /* on_steer_done looks at steer_wanted again */
+  if (!self->steer)
+    {
+      if (self->steer_wanted)
+        {
+          ddr_roam_set_error (self, "No DNS steering backend is available.");
+          self->facts.canary = DDR_CHECK_FAILED;
+          ddr_roam_update (self);
+        }
+      return;
+    }
+  self->steer_busy = TRUE;
+  ddr_steer_set_async (self->steer, self->steer_wanted, self->cancellable, on_steer_done, self);
+}
+
+/* The one place the state changes: decide from the facts, steer, publish. */
+void
+ddr_roam_update (DdrRoamController *self)
+{
+  DdrRoamDecision d = ddr_roam_decide (&self->facts);
+
+  if (d.steer != self->steer_wanted)
+    {
+      self->steer_wanted = d.steer;
+      if (!d.steer)
+        {
+          /* A proof in progress is for a path that is going away. */
+          ddr_relay_expect_canary (self->relay, NULL, NULL, NULL);
+          g_clear_pointer (&self->canary_name, g_free);
+          g_clear_handle_id (&self->canary_id, g_source_remove);
+          if (self->facts.canary == DDR_CHECK_OK)
+            self->facts.canary = DDR_CHECK_UNKNOWN;
+        }
+      push_steering (self);
+    }
+  if (d.state != self->state)
+    {
+      g_info ("state %s -> %s after %" G_GINT64_FORMAT " ms", ddr_roam_state_to_string (self->state),
+              ddr_roam_state_to_string (d.state),
+              (g_get_monotonic_time () - self->changed_us) / 1000);
+      self->state = d.state;
+    }
+  publish (self);
+}
+
+/* ---- the network ---- */
+
+static gboolean
+is_trusted (const DdrRoamController *self, const DdrNetSnapshot *s)
+{
+  char **list = self->config.trusted_networks;
+
+  if (!s->have_primary || !list)
+    return FALSE;
+  return (s->primary.uuid && g_strv_contains ((const char *const *) list, s->primary.uuid)) ||
+         (s->primary.id && g_strv_contains ((const char *const *) list, s->primary.id));
+}
+
+static char *
+host_of (const char *url)
+{
+  g_autoptr(GUri) uri = url && *url ? g_uri_parse (url, G_URI_FLAGS_NONE, NULL) : NULL;
+
+  return uri && g_uri_get_host (uri) ? g_strdup (g_uri_get_host (uri)) : NULL;
+}
+
+void
+ddr_roam_apply_routes (DdrRoamController *self)
+{
+  const DdrNetSnapshot *s = self->snapshot;
+  g_autofree char *probe_host = host_of (self->config.portal_probe_url);
+  g_autofree char *portal_host = host_of (self->portal_url);
+  const char *hosts[] = { s ? s->check_host : NULL, probe_host, portal_host, NULL };
+  const char *compact[G_N_ELEMENTS (hosts)] = { NULL };
+  g_autoptr(GPtrArray) routes = NULL;
+  g_autofree DdrLocalRoute *table = NULL;
+  guint n = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (hosts); i++)
+    if (hosts[i])
+      compact[n++] = hosts[i];
+  routes = ddr_roam_routes_build (s, (const char *const *) self->config.local_domains, compact,
+                                  s && is_trusted (self, s));
+  table = g_new0 (DdrLocalRoute, routes->len + 1);
+  for (guint i = 0; i < routes->len; i++)
+    {
+      DdrRoamRoute *r = routes->pdata[i];
+      table[i].domain = r->domain;
+      table[i].servers = (const char *const *) r->servers;
+    }
+  ddr_relay_set_local_routes (self->relay, table, routes->len);
+  g_debug ("%u split-DNS routes", routes->len);
+}
+
+static char *
+network_key (const DdrNetSnapshot *s)
+{
+  g_autofree char *servers = s->have_primary && s->primary.servers
+                             ? g_strjoinv (",", s->primary.servers) : g_strdup ("");
+
+  return g_strdup_printf ("%d|%d|%s|%u|%s", s->nm_running, s->have_primary,
+                          s->have_primary && s->primary.uuid ? s->primary.uuid : "",
+                          s->connectivity, servers);
+}
+
+static gboolean
+roaming_on (const DdrRoamController *self, const DdrNetSnapshot *s)
+{
+  if (g_str_equal (self->config.enabled, "false"))
+    return FALSE;
+  return g_str_equal (self->config.enabled, "true") || s->nm_running;
+}
+
+static void
+ensure_steer (DdrRoamController *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->steer || !self->facts.roaming)
+    return;
+  self->steer = ddr_steer_new (self->config.dns_backend, self->bus, self->root, self->state_dir,
+                               &error);
+  if (!self->steer)
+    ddr_roam_set_error (self, error->message);
+  else
+    g_info ("DNS steering backend: %s", ddr_steer_get_backend (self->steer));
+}
+
+/* A new network (or the same one after suspend): forget every check result. */
+static void
+new_network (DdrRoamController *self)
+{
+  self->changed_us = g_get_monotonic_time ();
+  ddr_relay_network_changed (self->relay);
+  g_clear_pointer (&self->portal_url, g_free);
+  ddr_roam_checks_start (self);
+}
+
+static void
+on_network_changed (DdrNmMonitor *monitor, gpointer user_data)
+{
+  DdrRoamController *self = user_data;
+  DdrNetSnapshot *s = ddr_nm_monitor_snapshot (monitor);
+  g_autofree char *key = network_key (s);
+  gboolean fresh = g_strcmp0 (key, self->network_key) != 0;
+
+  g_clear_pointer (&self->snapshot, ddr_net_snapshot_free);
+  self->snapshot = s;
+  g_free (self->network_key);
+  self->network_key = g_steal_pointer (&key);
+
+  self->facts.ready = TRUE;
+  self->facts.roaming = roaming_on (self, s);
+  self->facts.have_network = s->nm_running ? s->have_primary : TRUE;
+  self->facts.connectivity = s->nm_running ? s->connectivity : DDR_CONNECTIVITY_UNKNOWN;
+  self->facts.trusted_network = is_trusted (self, s);
+  ensure_steer (self);
+  ddr_roam_apply_routes (self);
+  if (fresh && self->facts.roaming)
+    {
+      g_info ("network: %s, connectivity %u", s->have_primary ? s->primary.id : "(none)",
+              s->connectivity);
+      new_network (self);
+    }
+  ddr_roam_update (self);
+}
+
+/* ---- suspend ---- */
+
+static void
+on_prepare_for_sleep (GDBusConnection *bus, const char *sender, const char *path,
+                      const char *iface, const char *signal, GVariant *parameters,
+                      gpointer user_data)
+{
+  DdrRoamController *self = user_data;
+  gboolean going_down = FALSE;
+
+  if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(b)")))
+    return;
+  g_variant_get (parameters, "(b)", &going_down);
+  if (going_down || !self->facts.roaming)
+    return;
+  g_info ("resumed from suspend: dropping upstream connections and checking the network again");
+  if (self->facts.paused && self->paused_until &&
+      (guint64) (g_get_real_time () / G_USEC_PER_SEC) >= self->paused_until)
+    ddr_roam_controller_resume (self, NULL);
+  new_network (self);
+  ddr_roam_update (self);
+}
+
+/* ---- lifecycle ---- */
+
+static guint
+minute_ms (void)
+{
+  const char *env = g_getenv ("THREATSTOP_DDR_MINUTE_MS");
+  guint64 v = 0;
+
+  if (env && g_ascii_string_to_unsigned (env, 10, 1, 3600000, &v, NULL))
+    return (guint) v;
+  return DEFAULT_MINUTE_MS;
+}
+
+DdrRoamController *
+ddr_roam_controller_new (DdrRelay *relay, const DdrRoamConfig *config, const char *state_dir,
+                         DdrRoamPublish publish_cb, gpointer user_data)
+{
+  DdrRoamController *self = g_new0 (DdrRoamController, 1);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) report = g_string_new (NULL);
+  const char *root = g_getenv ("THREATSTOP_DDR_ROOT");
+
+  self->relay = relay;
+  config_copy (&self->config, config);
+  self->state_dir = g_strdup (state_dir);
+  self->root = g_strdup (root ? root : "");
+  self->publish = publish_cb;
+  self->publish_data = user_data;
+  self->cancellable = g_cancellable_new ();
+  self->minute_ms = minute_ms ();
+  self->changed_us = g_get_monotonic_time ();
+  self->state = DDR_ROAM_STARTING;
+  self->facts.roaming = !g_str_equal (self->config.enabled, "false");
+  self->facts.block = self->config.block;
+  self->facts.trust_protected = self->config.trust_protected;
+
+  self->bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
+  if (!self->bus)
+    g_warning ("roaming: no system bus (%s); NetworkManager cannot be followed", error->message);
+  g_clear_error (&error);
+
+  /* A crash may have left the system pointing at a relay that was not running. */
+  if (!ddr_steer_restore_all (self->bus, self->root, self->state_dir, report, &error))
+    ddr_roam_set_error (self, error->message);
+  if (report->len > 0)
+    g_message ("removed stale DNS steering: %s", report->str);
+
+  ddr_relay_set_health_callback (relay, ddr_roam_on_health, self);
+  if (self->bus)
+    self->sleep_watch = g_dbus_connection_signal_subscribe (
+      self->bus, "org.freedesktop.login1", "org.freedesktop.login1.Manager", "PrepareForSleep",
+      "/org/freedesktop/login1", NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_prepare_for_sleep, self, NULL);
+  self->monitor = ddr_nm_monitor_new ();
+  g_signal_connect (self->monitor, "changed", G_CALLBACK (on_network_changed), self);
+  ddr_roam_update (self);
+  return self;
+}
+
+void
+ddr_roam_controller_free (DdrRoamController *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) report = g_string_new (NULL);
+
+  if (!self)
+    return;
+  g_cancellable_cancel (self->cancellable);
+  ddr_roam_checks_reset (self);
+  g_clear_handle_id (&self->pause_id, g_source_remove);
+  ddr_relay_set_health_callback (self->relay, NULL, NULL);
+  ddr_relay_expect_canary (self->relay, NULL, NULL, NULL);
+  ddr_relay_set_local_routes (self->relay, NULL, 0);
+  if (self->monitor)
+    g_signal_handlers_disconnect_by_data (self->monitor, self);
+  g_clear_object (&self->monitor);
+  if (self->bus && self->sleep_watch)
+    g_dbus_connection_signal_unsubscribe (self->bus, self->sleep_watch);
+
+  /* Never leave the system pointing at a relay that is going away. */
+  if (self->facts.roaming &&
+      !ddr_steer_restore_all (self->bus, self->root, self->state_dir, report, &error))
+    g_warning ("could not restore the system DNS: %s", error->message);
+  else if (report->len > 0)
+    g_message ("system DNS restored: %s", report->str);
+
+  g_clear_object (&self->steer);
+  g_clear_object (&self->bus);
+  g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->snapshot, ddr_net_snapshot_free);
+  ddr_roam_config_clear (&self->config);
+  g_free (self->network_key);
+  g_free (self->portal_url);
+  g_free (self->last_error);
+  g_free (self->state_dir);
+  g_free (self->root);
+  g_free (self);
+}
+
+void
+ddr_roam_controller_reconfigure (DdrRoamController *self, const DdrRoamConfig *config)
+{
+  g_autofree char *enabled = g_strdup (self->config.enabled);
+  g_autofree char *backend = g_strdup (self->config.dns_backend);
+
+  if (g_strcmp0 (config->enabled, enabled) != 0 || g_strcmp0 (config->dns_backend, backend) != 0)
+    g_warning ("roaming: a change of [roaming] enabled or dns-backend takes effect at restart");
+  config_copy (&self->config, config);
+  /* Those two stay as the daemon started with them. */
+  g_free (self->config.enabled);
+  g_free (self->config.dns_backend);
+  self->config.enabled = g_steal_pointer (&enabled);
+  self->config.dns_backend = g_steal_pointer (&backend);
+
+  self->facts.block = self->config.block;
+  self->facts.trust_protected = self->config.trust_protected;
+  if (self->snapshot)
+    self->facts.trusted_network = is_trusted (self, self->snapshot);
+  ddr_roam_apply_routes (self);
+  ddr_roam_checks_reprobe (self);
+  ddr_roam_update (self);
+}
+
+void
+ddr_roam_controller_network_event (DdrRoamController *self, const char *action)
+{
+  self->changed_us = g_get_monotonic_time ();
+  /* libnm reports the same change; this is the backstop when a signal is missed. */
+  ddr_roam_checks_reprobe (self);
+  ddr_roam_update (self);
+}
+
+void
+ddr_roam_controller_reprobe (DdrRoamController *self)
+{
+  self->changed_us = g_get_monotonic_time ();
+  ddr_roam_checks_reprobe (self);
+  ddr_roam_update (self);
+}
+
+/* ---- pause ---- */
+
+static gboolean
+on_pause_over (gpointer user_data)
+{
+  DdrRoamController *self = user_data;
+
+  self->pause_id = 0;
+  g_message ("pause over: protection resumes");
+  ddr_roam_controller_resume (self, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+ddr_roam_controller_pause (DdrRoamController *self, guint minutes, GError **error)
+{
+  guint64 ms = (guint64) minutes * self->minute_ms;
+
+  g_clear_handle_id (&self->pause_id, g_source_remove);
+  self->facts.paused = TRUE;
+  self->paused_until = minutes ? (guint64) (g_get_real_time () / 1000 + ms) / 1000 : 0;
+  if (minutes)
+    self->pause_id = ms % 1000 == 0 ? g_timeout_add_seconds ((guint) (ms / 1000), on_pause_over, self)
+                                    : g_timeout_add ((guint) ms, on_pause_over, self);
+  g_message ("protection paused %s", minutes ? "for a while" : "until resumed");
+  self->changed_us = g_get_monotonic_time ();
+  ddr_roam_update (self);
+  return TRUE;
+}
+
+gboolean
+ddr_roam_controller_resume (DdrRoamController *self, GError **error)
+{
+  if (!self->facts.paused)
+    return TRUE;
+  g_clear_handle_id (&self->pause_id, g_source_remove);
+  self->facts.paused = FALSE;
+  self->paused_until = 0;
+  self->changed_us = g_get_monotonic_time ();
+  ddr_roam_checks_reprobe (self);
+  ddr_roam_update (self);
+  return TRUE;
+}

@@ -1,0 +1,70 @@
+/* What the controller and its checks share (not for other modules). */
+#pragma once
+
+#include "ddr-nm-monitor.h"
+#include "ddr-portal-probe.h"
+#include "ddr-roam-controller.h"
+#include "ddr-steer.h"
+
+G_BEGIN_DECLS
+
+struct _DdrRoamController {
+  DdrRelay        *relay;
+  DdrRoamConfig    config;
+  char            *state_dir;
+  char            *root;             /* THREATSTOP_DDR_ROOT, "" = the real system */
+  DdrRoamPublish   publish;
+  gpointer         publish_data;
+
+  GDBusConnection *bus;
+  DdrNmMonitor    *monitor;
+  DdrSteer        *steer;
+  GCancellable    *cancellable;      /* every async operation; cancelled at free */
+  guint            sleep_watch;
+
+  DdrNetSnapshot  *snapshot;
+  char            *network_key;      /* what makes a network "new" */
+  DdrRoamFacts     facts;
+  DdrRoamState     state;
+  gboolean         steer_wanted;
+  gboolean         steer_busy;
+  char            *portal_url;
+  char            *last_error;
+  gint64           changed_us;       /* when the last network event came (reaction time) */
+
+  /* checks (ddr-roam-checks.c) */
+  GCancellable    *checks;           /* this network's checks; replaced on a new network */
+  gboolean         service_running;
+  gboolean         portal_running;
+  gboolean         trust_running;
+  char           **service_addrs;
+  char           **network_addrs;
+  guint            backoff_ms;
+  guint            retry_id;
+  guint            portal_retry_id;
+  guint            portal_backoff_ms;
+  guint            canary_attempt;
+  guint            canary_id;
+  char            *canary_name;
+  gboolean         canary_seen;
+
+  /* pause */
+  guint            pause_id;
+  guint64          paused_until;
+  guint            minute_ms;        /* THREATSTOP_DDR_MINUTE_MS (tests) */
+};
+
+/* ddr-roam-controller.c */
+void ddr_roam_update             (DdrRoamController *self);
+void ddr_roam_set_error          (DdrRoamController *self, const char *message);
+void ddr_roam_apply_routes       (DdrRoamController *self);   /* split DNS for this network */
+
+/* ddr-roam-checks.c */
+void ddr_roam_checks_start       (DdrRoamController *self);   /* a new network: all checks */
+void ddr_roam_checks_reset       (DdrRoamController *self);   /* cancel checks and timers */
+void ddr_roam_checks_reprobe     (DdrRoamController *self);   /* look again, back-off reset */
+void ddr_roam_service_probe      (DdrRoamController *self);
+void ddr_roam_canary_start       (DdrRoamController *self);
+void ddr_roam_on_health          (gboolean all_failing, gpointer user_data);
+
+G_END_DECLS
