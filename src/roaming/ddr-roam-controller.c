@@ -71,6 +71,15 @@ publish (DdrRoamController *self)
 
 static void push_steering (DdrRoamController *self);
 
+/* Once the system points at the relay, prove it (unless a proof is running or done). */
+static void
+maybe_prove (DdrRoamController *self)
+{
+  if (self->steer_wanted && !self->steer_busy && self->steer && ddr_steer_is_on (self->steer) &&
+      self->facts.canary == DDR_CHECK_UNKNOWN && !self->canary_name)
+    ddr_roam_canary_start (self);
+}
+
 static void
 on_steer_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -84,23 +93,24 @@ on_steer_done (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!ok)
     {
       g_autofree char *message = g_strdup_printf ("Cannot %s the system DNS: %s",
-                                                  ddr_steer_is_on (self->steer) ? "restore" : "steer",
+                                                  self->steer_request ? "steer" : "restore",
                                                   error->message);
       ddr_roam_set_error (self, message);
-      if (self->steer_wanted)
+      if (self->steer_request && self->steer_wanted)
         {
           self->facts.canary = DDR_CHECK_FAILED;
           ddr_roam_update (self);
           return;
         }
     }
-  if (self->steer_wanted != ddr_steer_is_on (self->steer))
+  /* Only what changed since the request is sent again: a failure is not retried
+   * in a loop (the next network event or probe brings the next attempt). */
+  if (self->steer_wanted != self->steer_request)
     {
       push_steering (self);
       return;
     }
-  if (self->steer_wanted && self->facts.canary == DDR_CHECK_UNKNOWN && !self->canary_name)
-    ddr_roam_canary_start (self);
+  maybe_prove (self);
 }
 
 static void
@@ -119,6 +129,7 @@ push_steering (DdrRoamController *self)
       return;
     }
   self->steer_busy = TRUE;
+  self->steer_request = self->steer_wanted;
   ddr_steer_set_async (self->steer, self->steer_wanted, self->cancellable, on_steer_done, self);
 }
 
@@ -142,6 +153,7 @@ ddr_roam_update (DdrRoamController *self)
         }
       push_steering (self);
     }
+  maybe_prove (self);
   if (d.state != self->state)
     {
       g_info ("state %s -> %s after %" G_GINT64_FORMAT " ms", ddr_roam_state_to_string (self->state),

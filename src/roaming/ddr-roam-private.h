@@ -28,6 +28,7 @@ struct _DdrRoamController {
   DdrRoamState     state;
   gboolean         steer_wanted;
   gboolean         steer_busy;
+  gboolean         steer_request;    /* what the call in flight (or the last one) asked for */
   char            *portal_url;
   char            *last_error;
   gint64           changed_us;       /* when the last network event came (reaction time) */

@@ -101,6 +101,9 @@ run (const char *config_path, const char *state_dir, gboolean no_bus)
   while (g_main_context_iteration (NULL, FALSE))
     ;
   g_clear_object (&d.manager);
+  /* ...and the roaming checks the manager cancelled on its way out. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
   g_clear_pointer (&d.loop, g_main_loop_unref);
   return 0;
 }
