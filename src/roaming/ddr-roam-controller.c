@@ -347,7 +347,7 @@ ddr_roam_controller_new (DdrRelay *relay, const DdrRoamConfig *config, const cha
 
   self->bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
   if (!self->bus)
-    g_warning ("roaming: no system bus (%s); NetworkManager cannot be followed", error->message);
+    g_info ("roaming: no system bus (%s); NetworkManager cannot be followed", error->message);
   g_clear_error (&error);
 
   /* A crash may have left the system pointing at a relay that was not running. */

@@ -77,8 +77,9 @@ refresh_service_reachable (DdrManager *self)
   gboolean reachable = FALSE;
   guint n = 0;
 
-  if (self->roaming)
-    return;   /* the roaming controller's service probe says it */
+  /* While roaming, the controller's service probe says it. */
+  if (self->roaming && !g_str_equal (ddr_gen_service_get_state (self->service), "forwarding"))
+    return;
   ups = ddr_relay_get_upstreams (self->relay, &n);
   for (guint i = 0; i < n; i++)
     reachable = reachable || ups[i].healthy;
@@ -132,7 +133,10 @@ on_roaming_status (const DdrRoamStatus *status, gpointer user_data)
   set_state (self, ddr_roam_state_to_string (status->state), status->reason, status->protected);
   ddr_gen_service_set_network (s, status->network);
   ddr_gen_service_set_portal_url (s, status->portal_url);
-  ddr_gen_service_set_service_reachable (s, status->service_reachable);
+  if (status->state == DDR_ROAM_FORWARDING)
+    refresh_service_reachable (self);
+  else
+    ddr_gen_service_set_service_reachable (s, status->service_reachable);
   ddr_gen_service_set_paused_until (s, status->paused_until);
   ddr_gen_service_set_dns_backend (s, status->dns_backend);
   ddr_gen_service_set_last_error (s, status->last_error);
