@@ -187,12 +187,40 @@ start_service (const DdrInstallOptions *o, gboolean dnsdist, gboolean unit_copie
       || !ddr_admin_systemctl (NULL, "enable", unit, &error)
       || !ddr_admin_systemctl (NULL, "restart", unit, &error))
     {
-      g_printerr (_("threatstop-ddr-admin: %s\nThe files are in place; see journalctl -u %s, "
-                    "fix and run install again, or run --action=uninstall.\n"),
-                  error->message, unit);
+      g_printerr (_("threatstop-ddr-admin: %s\nSee journalctl -u %s; what this install "
+                    "changed is put back.\n"), error->message, unit);
       return 1;
     }
   return 0;
+}
+
+/* A step failed: put back what this run changed, services included (not under --root). */
+static void
+roll_back (const DdrInstallOptions *o, gboolean dnsdist, gboolean existed, gboolean unit_copied,
+           DdrInstallState *run, const char *known_before)
+{
+  const char *unit = dnsdist ? DNSDIST_UNIT : DDR_UNIT_NAME;
+  g_auto(GStrv) disabled = ddr_install_state_list (run, "disabled");
+  g_autoptr(GError) error = NULL;
+  gboolean was_active = g_strcmp0 (ddr_install_state_get (run, "dnsdist-was-active"),
+                                   "true") == 0;
+
+  if (!ddr_install_state_rollback (run, known_before, &error))
+    g_printerr ("threatstop-ddr-admin: %s\n", error->message);
+  if (o->root)
+    return;
+  if (unit_copied)
+    ddr_admin_systemctl (NULL, "daemon-reload", NULL, NULL);
+  if (ddr_install_state_has (run, "enabled", unit))
+    ddr_admin_systemctl (NULL, "disable", unit, NULL);
+  /* A re-install goes back to the old configuration; a first one leaves nothing running. */
+  ddr_admin_systemctl (NULL, existed || was_active ? "try-restart" : "stop", unit, NULL);
+  if (ddr_install_state_has (run, "restart", "systemd-resolved.service"))
+    ddr_admin_systemctl (NULL, "try-restart", "systemd-resolved.service", NULL);
+  for (guint i = 0; disabled[i]; i++)
+    if (!ddr_admin_systemctl (NULL, "enable", disabled[i], NULL)
+        || !ddr_admin_systemctl (NULL, "start", disabled[i], NULL))
+      g_printerr (_("threatstop-ddr-admin: could not re-enable %s\n"), disabled[i]);
 }
 
 /* The vendor's last step, done for the user: the check-domain through the relay. */
@@ -247,6 +275,7 @@ ddr_admin_install (const DdrInstallOptions *o)
   g_autofree char *conf_path = NULL;
   g_autofree char *conf_text = NULL;
   g_autofree char *full = NULL;
+  g_autofree char *known_before = NULL;
   gboolean dnsdist = g_strcmp0 (o->engine, "dnsdist") == 0;
   const char *engine = dnsdist ? "dnsdist" : "ddr";
   const char *was;
@@ -281,10 +310,11 @@ ddr_admin_install (const DdrInstallOptions *o)
     return rc;
 
   /* 2. The changes, each recorded in run so a failure can undo this run's part. */
+  known_before = existed ? ddr_install_state_to_data (known) : NULL;
   if (c.wildcard_53 && ddr_admin_resolved_stub_active (o->root)
       && (rc = ddr_admin_resolved_fix (o->root, o->resolved, o->yes, run, known)) != 0)
     {
-      ddr_install_state_undo_files (run, NULL);
+      roll_back (o, dnsdist, existed, FALSE, run, known_before);
       return rc;
     }
   full = ddr_admin_path (o->root, conf_path);
@@ -299,12 +329,17 @@ ddr_admin_install (const DdrInstallOptions *o)
   if (error || !ddr_install_state_save (known, &error))
     {
       g_printerr ("threatstop-ddr-admin: %s\n", error->message);
-      ddr_install_state_undo_files (run, NULL);
+      roll_back (o, dnsdist, existed, files.unit_copied, run, known_before);
       return 1;
     }
 
-  /* 3. The service, and the vendor's confirmation. */
-  rc = start_service (o, dnsdist, files.unit_copied, run, known);
+  /* 3. The service, and the vendor's confirmation (whose failure is reported, not
+   * rolled back: the service runs, and the message says what did not answer). */
+  if ((rc = start_service (o, dnsdist, files.unit_copied, run, known)) != 0)
+    {
+      roll_back (o, dnsdist, existed, files.unit_copied, run, known_before);
+      return rc;
+    }
   ddr_install_state_merge (known, run);
   ddr_install_state_save (known, NULL);
   if (rc == 0 && !o->root)

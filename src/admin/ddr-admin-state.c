@@ -15,8 +15,11 @@
 #define GROUP "install"
 
 struct _DdrInstallState {
-  char     *root;
-  GKeyFile *kf;
+  char       *root;
+  GKeyFile   *kf;
+  /* In a run: the content files of an earlier install had before this run rewrote
+   * them (path -> GBytes), so a failed re-install can put them back. */
+  GHashTable *previous;
 };
 
 static char *
@@ -43,6 +46,8 @@ ddr_install_state_new (const char *root)
 
   state->root = g_strdup (root);
   state->kf = g_key_file_new ();
+  state->previous = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                           (GDestroyNotify) g_bytes_unref);
   return state;
 }
 
@@ -52,6 +57,7 @@ ddr_install_state_free (DdrInstallState *state)
   if (!state)
     return;
   g_key_file_unref (state->kf);
+  g_hash_table_unref (state->previous);
   g_free (state->root);
   g_free (state);
 }
@@ -218,6 +224,15 @@ ddr_install_state_write (DdrInstallState *run, DdrInstallState *known, const cha
   for (DdrInstallState *s = run; s; s = (s == run ? known : NULL))
     tracked = tracked || ddr_install_state_has (s, "created", path)
               || ddr_install_state_has (s, "replaced", path);
+  if (tracked && !g_hash_table_contains (run->previous, path))
+    {
+      g_autofree char *old = NULL;
+      gsize old_len = 0;
+
+      if (g_file_get_contents (full, &old, &old_len, NULL))
+        g_hash_table_insert (run->previous, g_strdup (path),
+                             g_bytes_new_take (g_steal_pointer (&old), old_len));
+    }
   if (!tracked && g_file_test (full, G_FILE_TEST_EXISTS))
     {
       g_autofree char *backup = backup_path (run->root, path);
@@ -299,4 +314,41 @@ ddr_install_state_remove_file (DdrInstallState *state, GError **error)
     }
   remove_dirs (state);
   return TRUE;
+}
+
+gboolean
+ddr_install_state_rollback (DdrInstallState *run, const char *known_before, GError **error)
+{
+  g_autofree char *path = state_path (run->root);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  /* install.state first: it may sit in a directory this run created. */
+  if (known_before)
+    {
+      if (!g_file_set_contents_full (path, known_before, -1, G_FILE_SET_CONTENTS_CONSISTENT,
+                                     0644, error))
+        return FALSE;
+    }
+  else
+    g_unlink (path);
+  g_hash_table_iter_init (&iter, run->previous);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      g_autofree char *full = ddr_admin_path (run->root, key);
+      gsize len;
+      const char *data = g_bytes_get_data (value, &len);
+
+      if (!g_file_set_contents_full (full, data, len, G_FILE_SET_CONTENTS_CONSISTENT, 0644,
+                                     error))
+        return FALSE;
+      g_print (_("Restored the previous %s\n"), full);
+    }
+  return ddr_install_state_undo_files (run, error);
+}
+
+char *
+ddr_install_state_to_data (DdrInstallState *state)
+{
+  return g_key_file_to_data (state->kf, NULL, NULL);
 }

@@ -36,6 +36,13 @@ gboolean ddr_install_state_write (DdrInstallState *run, DdrInstallState *known, 
  * removed when empty. Reports each step on stdout. */
 gboolean ddr_install_state_undo_files (DdrInstallState *state, GError **error);
 
+/* Puts back everything run changed: its files as undo_files() does, files it
+ * rewrote for an earlier install get their content of before this run, and
+ * install.state becomes known_before (NULL: removed). */
+gboolean ddr_install_state_rollback (DdrInstallState *run, const char *known_before,
+                                     GError **error);
+char    *ddr_install_state_to_data  (DdrInstallState *state);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DdrInstallState, ddr_install_state_free)
 
 G_END_DECLS

@@ -297,10 +297,12 @@ class TestAdminInstall(rig.RigTestCase):
                  'mount -t tmpfs tmpfs %s' % conf_parent,
                  'mount -t tmpfs tmpfs /run',
                  'set +e']
+        conf = os.path.join(self.sysconfdir(), 'ddr.conf')
         for i, args in enumerate(admin_runs):
             lines.append('%s %s >%s/%d.out 2>%s/%d.err </dev/null; echo $? >%s/%d.rc'
                          % (admin_binary(), ' '.join("'%s'" % a for a in args), out, i, out, i,
                             out, i))
+            lines.append('cat %s >%s/%d.conf 2>/dev/null' % (conf, out, i))
         lines.append('find %s -type f > %s/left.txt' % (conf_parent, out))
         env = dict(os.environ, LANGUAGE='C', LC_ALL='C.UTF-8', THREATSTOP_DDR_DATA_DIR=self.data,
                    DBUS_SYSTEM_BUS_ADDRESS='unix:path=' + self.path('no-bus'))
@@ -309,10 +311,13 @@ class TestAdminInstall(rig.RigTestCase):
                            timeout=120)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         results = []
+        self.confs = []
         for i in range(len(admin_runs)):
             with open('%s/%d.rc' % (out, i)) as rc, open('%s/%d.out' % (out, i)) as o, \
                     open('%s/%d.err' % (out, i)) as e:
                 results.append((int(rc.read()), o.read(), e.read()))
+            with open('%s/%d.conf' % (out, i)) as c:
+                self.confs.append(c.read())
         with open(os.path.join(out, 'left.txt')) as f:
             left = f.read().split()
         upper = [os.path.relpath(os.path.join(d, n), up) for d, _, ns in os.walk(up) for n in ns]
@@ -329,26 +334,33 @@ class TestAdminInstall(rig.RigTestCase):
         wrong_ca = ['--action=install', '--listen=127.0.0.1:%d' % port, '--url=' + u.url,
                     '--bootstrap=127.0.0.1', '--ca-file=' + self.ca.wrong().ca,
                     '--check-domain=check.test']
-        results, upper, left = self.in_private_namespace(bad, wrong_ca, good,
+        # An installation made before (--root=/ in the namespace: files only, no systemctl).
+        first = ['--action=install', '--root=/', '--listen=127.0.0.1:%d' % port,
+                 '--url=https://doh.test:%d/first' % bad_port]
+        results, upper, left = self.in_private_namespace(bad, wrong_ca, first, good,
                                                          ['--action=uninstall'])
-        (rc_bad, out_bad, err_bad), (rc_ca, _, err_ca), (rc, out, err), (rc_un, out_un, err_un) \
-            = results
+        (rc_bad, out_bad, err_bad), (rc_ca, _, err_ca), (rc_first, out_first, err_first), \
+            (rc, out, err), (rc_un, out_un, err_un) = results
         # The vendor's curl --doh-url step fails: exit 1, a clear report, nothing written.
         self.assertEqual(rc_bad, 1, out_bad + err_bad)
         self.assertIn('endpoint test failed', err_bad)
         self.assertIn(str(bad_port), err_bad)
         self.assertIn('Nothing was changed', err_bad)
+        self.assertEqual(self.confs[0], '')
         self.assertEqual(rc_ca, 1, err_ca)
         self.assertIn('endpoint test failed', err_ca)
-        # It passes against the real service; then systemctl cannot reach a systemd here,
-        # which is reported with the files left in place for uninstall.
+        self.assertEqual(rc_first, 0, out_first + err_first)
+        self.assertIn('/first', self.confs[2])
+        # The re-install passes the endpoint test against the real service; then
+        # systemctl cannot reach a systemd here: exit 1, and the previous installation is
+        # back exactly (ddr.conf of before, no unit left over from this run).
         self.assertIn('The endpoint answered: check.test is %s' % rig.CHECK_A, out)
+        self.assertIn('Wrote %s/ddr.conf' % self.sysconfdir(), out)
         self.assertEqual(rc, 1, out + err)
         self.assertIn('systemctl', err)
-        self.assertIn('--action=uninstall', err)
-        self.assertIn('Wrote %s/ddr.conf' % self.sysconfdir(), out)
-        self.assertIn('Installed /etc/systemd/system/threatstop-ddr.service', out)
-        # Uninstall undoes it all even so: no file left in /etc or the sysconfdir.
+        self.assertIn('put back', err)
+        self.assertEqual(self.confs[3], self.confs[2])
+        # Uninstall removes the first installation: nothing left in /etc or the sysconfdir.
         self.assertEqual(rc_un, 0, out_un + err_un)
         self.assertIn('Removed /etc/systemd/system/threatstop-ddr.service', out_un)
         self.assertEqual(upper, [])
