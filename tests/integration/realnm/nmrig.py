@@ -458,6 +458,23 @@ class World:
             pass
         return out
 
+    def http_requests(self):
+        """[(wall time, request line)] the network's HTTP server got."""
+        out = []
+        try:
+            with open(self.path('peer', 'http.log')) as f:
+                for line in f:
+                    t, rest = line.split(' ', 1)
+                    out.append((float(t), rest.strip()))
+        except OSError:
+            pass
+        return out
+
+    def http_quiet_for(self, seconds):
+        """True once the network's HTTP server has had no request for seconds."""
+        reqs = self.http_requests()
+        return not reqs or time.time() - reqs[-1][0] >= seconds
+
     def dispatcher_events(self):
         try:
             with open(self.path('dispatcher-events.log')) as f:
