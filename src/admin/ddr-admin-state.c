@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
@@ -207,10 +208,21 @@ copy_file (const char *from, const char *to, GError **error)
   GStatBuf st;
 
   if (g_stat (from, &st) != 0)
-    st.st_mode = 0644;
-  return g_file_get_contents (from, &data, &len, error)
-         && g_file_set_contents_full (to, data, len, G_FILE_SET_CONTENTS_CONSISTENT,
-                                      st.st_mode & 07777, error);
+    return g_file_get_contents (from, &data, &len, error);
+  if (!g_file_get_contents (from, &data, &len, error)
+      || !g_file_set_contents_full (to, data, len, G_FILE_SET_CONTENTS_CONSISTENT,
+                                    st.st_mode & 07777, error))
+    return FALSE;
+  /* Owner and group too: Debian's dnsdist.conf is root:_dnsdist 0640, and dnsdist
+   * must still read the file uninstall puts back. */
+  if (chown (to, st.st_uid, st.st_gid) != 0 && geteuid () == 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   _("cannot restore the owner of %s: %s"), to, g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 gboolean

@@ -24,8 +24,10 @@ def snapshot(root):
             tree[os.path.relpath(p, root)] = ('dir', os.stat(p).st_mode)
         for f in filenames:
             p = os.path.join(dirpath, f)
+            st = os.stat(p)
             with open(p, 'rb') as fh:
-                tree[os.path.relpath(p, root)] = ('file', os.stat(p).st_mode, fh.read())
+                tree[os.path.relpath(p, root)] = ('file', st.st_mode, st.st_uid, st.st_gid,
+                                                  fh.read())
     return tree
 
 
@@ -387,6 +389,9 @@ class TestAdminInstall(rig.RigTestCase):
         os.makedirs(os.path.dirname(conf))
         with open(conf, 'w') as f:
             f.write('-- the admin\'s own dnsdist.conf\nsetLocal("127.0.0.1:1")\n')
+        # As Debian ships it: root:_dnsdist 0640 (here a group that exists everywhere).
+        os.chown(conf, 0, 65534)
+        os.chmod(conf, 0o640)
         before = snapshot(self.root)
         self.install('--engine=dnsdist', *self.service_args(u, port))
         with open(conf) as f:
