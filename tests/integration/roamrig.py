@@ -1,0 +1,463 @@
+#!/usr/bin/python3
+"""Roaming test rig (issue 5): the real daemon with [roaming] on, the NM mock (nmmock.py),
+a network of its own in a private network + mount namespace:
+
+* 127.0.0.1:53   the daemon's relay (the system resolver's only server: a resolv.conf
+                 with `nameserver 127.0.0.1` is bind-mounted over /etc/resolv.conf, so
+                 the daemon's canary through glibc reaches the relay);
+* 127.0.0.2:53   the network's own DNS (NetworkDNS): portal.test, printer,
+                 printer.home.arpa, example.com (an address the DoH service does not
+                 give), optionally check.test; it logs every query;
+* 127.0.0.4:53   a VPN's DNS: intranet.corp.example;
+* 127.0.0.3:80   the captive-portal responder (PortalResponder): full (204), portal
+                 (302 to http://login.portal.test/) or wrong (200 with a body);
+* unbound        the DoH service (rig.Unbound), stoppable; it never answers portal.test.
+
+Importing this module moves the process into new network and mount namespaces
+(unshare(2)); enter_private_world() then brings lo up and bind-mounts the resolv.conf.
+
+State changes are timed from the D-Bus PropertiesChanged signals (StateWatcher); every
+reaction time is printed as a TAP comment (`# reaction portal->protected: 312 ms`) and
+collected in REACTIONS."""
+
+import atexit
+import http.server
+import os
+import shutil
+import socket
+import socketserver
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+
+import dbus
+import dbusmock
+
+import busrig
+import nmmock
+import rig
+from busrig import BUS_NAME, IFACE, OBJ_PATH, PROPS
+
+NETWORK_DNS = '127.0.0.2'
+PORTAL_ADDR = '127.0.0.3'
+VPN_DNS = '127.0.0.4'
+PORTAL_URL = 'http://portal.test/generate_204'
+LOGIN_URL = 'http://login.portal.test/'
+WIFI_UUID = '5f0c4b0e-1111-4a6b-9a39-000000000001'
+WIFI_ID = 'HotelWiFi'
+VPN_UUID = '5f0c4b0e-2222-4a6b-9a39-000000000002'
+
+# what the network's own DNS answers (distinct from anything the DoH service says)
+NETWORK_ANSWERS = {
+    'portal.test': '127.0.0.3',
+    'login.portal.test': '127.0.0.3',
+    'nmcheck.gnome.org': '127.0.0.3',
+    'printer': '192.168.77.50',
+    'printer.home.arpa': '192.168.77.51',
+    'example.com': '198.51.100.80',
+}
+VPN_ANSWERS = {'intranet.corp.example': '10.8.0.50'}
+DOH_EXAMPLE_COM = '192.0.2.80'      # what the DoH service answers for example.com
+
+REACTIONS = []                       # (label, ms)
+
+
+# ------------------------------------------------------------------------------------
+# The private network + mount namespace
+# ------------------------------------------------------------------------------------
+
+_world = {}
+
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+
+
+def _unshare():
+    """New network and mount namespaces for this process and everything it starts.
+    Done at import, while the process has one thread (unshare(CLONE_NEWNS) refuses a
+    threaded process), so no test can reach the machine's real port 53 or its
+    /etc/resolv.conf."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET | CLONE_NEWNS) != 0:
+        err = ctypes.get_errno()
+        _world['error'] = 'unshare(CLONE_NEWNET|CLONE_NEWNS) failed: %s (the roaming ' \
+            'tests need root and one thread at import)' % os.strerror(err)
+        return
+    _world['unshared'] = True
+    # like unshare(1): nothing we mount propagates back to the real mount namespace
+    rig._run([rig.tool('mount'), '--make-rprivate', '/'])
+
+
+_unshare()
+
+
+def enter_private_world():
+    """lo up and /etc/resolv.conf -> 127.0.0.1, once per process, only inside the
+    namespaces made at import (never on the machine's real configuration)."""
+    if _world.get('ready'):
+        return
+    if not _world.get('unshared'):
+        raise AssertionError(_world.get('error', 'not in private namespaces'))
+    if [n for _, n in socket.if_nameindex()] != ['lo']:
+        raise AssertionError('expected a fresh network namespace with only lo, found %r'
+                             % socket.if_nameindex())
+    rig._run([rig.tool('ip'), 'link', 'set', 'lo', 'up'])
+    tmpdir = tempfile.mkdtemp(prefix='ddr-roam-world-')
+    try:
+        conf = os.path.join(tmpdir, 'resolv.conf')
+        with open(conf, 'w') as f:
+            f.write('# threatstop-ddr roaming tests: the system resolver asks the relay\n'
+                    'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n')
+        rig._run([rig.tool('mount'), '--bind', conf, '/etc/resolv.conf'])
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)   # the mount keeps the file itself
+    with open('/etc/resolv.conf') as f:
+        assert 'threatstop-ddr roaming tests' in f.read(), 'resolv.conf bind mount failed'
+    _world['ready'] = True
+
+
+# ------------------------------------------------------------------------------------
+# A plain DNS server (the network's own, or a VPN's)
+# ------------------------------------------------------------------------------------
+
+def _answer(query, answers):
+    msg = rig.Message(query)
+    if not msg.questions:
+        return None, None
+    name, qtype, qclass = msg.questions[0]
+    key = name.rstrip('.').lower()
+    qd_end = 12
+    for _ in range(len(msg.questions)):
+        _, qd_end = rig.decode_name(query, qd_end)
+        qd_end += 4
+    question = query[12:qd_end]
+    addr = answers.get(key)
+    flags = 0x8000 | 0x0400 | (msg.flags & 0x0100) | 0x0080
+    if addr is None:
+        return key, struct.pack('!6H', msg.id, flags | 3, 1, 0, 0, 0) + question
+    if qtype != 1:
+        return key, struct.pack('!6H', msg.id, flags, 1, 0, 0, 0) + question
+    rr = b'\xc0\x0c' + struct.pack('!HHIH', 1, 1, 30, 4) + socket.inet_aton(addr)
+    return key, struct.pack('!6H', msg.id, flags, 1, 1, 0, 0) + question + rr
+
+
+class NetworkDNS:
+    """UDP + TCP DNS on addr:53 answering A records from `answers` (NXDOMAIN else);
+    `log` lists every query name, lower case, without the final dot."""
+
+    def __init__(self, addr, answers):
+        self.addr = addr
+        self.answers = dict(answers)
+        self.log = []
+        self._lock = threading.Lock()
+        self._stop = False
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind((addr, 53))
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.tcp.bind((addr, 53))
+        self.tcp.listen(16)
+        self.threads = [threading.Thread(target=self._serve_udp, daemon=True),
+                        threading.Thread(target=self._serve_tcp, daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def _note(self, query):
+        key, reply = _answer(query, self.answers)
+        if key is not None:
+            with self._lock:
+                self.log.append(key)
+        return reply
+
+    def _serve_udp(self):
+        while not self._stop:
+            try:
+                data, peer = self.udp.recvfrom(4096)
+                reply = self._note(data)
+                if reply:
+                    self.udp.sendto(reply, peer)
+            except OSError:
+                return
+            except Exception:  # noqa: BLE001 - a malformed query must not kill the server
+                continue
+
+    def _serve_tcp(self):
+        while not self._stop:
+            try:
+                conn, _ = self.tcp.accept()
+            except OSError:
+                return
+            try:
+                conn.settimeout(2)
+                while True:
+                    ln = struct.unpack('!H', rig.recv_exact(conn, 2))[0]
+                    reply = self._note(rig.recv_exact(conn, ln))
+                    if reply:
+                        conn.sendall(rig.tcp_frame(reply))
+            except Exception:  # noqa: BLE001
+                pass
+            finally:
+                conn.close()
+
+    def queries(self, name=None):
+        with self._lock:
+            return [q for q in self.log if name is None or q == name]
+
+    def close(self):
+        self._stop = True
+        for s in (self.udp, self.tcp):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+
+# ------------------------------------------------------------------------------------
+# The captive-portal responder
+# ------------------------------------------------------------------------------------
+
+class PortalResponder:
+    """HTTP on addr:80. mode: 'full' (204), 'portal' (302 to LOGIN_URL), 'wrong'
+    (200 with an HTML body). `requests` lists (Host, path)."""
+
+    def __init__(self, addr, mode='full'):
+        self.mode = mode
+        self.requests = []
+        rig_self = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                rig_self.requests.append((self.headers.get('Host', ''), self.path))
+                if rig_self.mode == 'portal':
+                    self.send_response(302)
+                    self.send_header('Location', LOGIN_URL)
+                    self.send_header('Content-Length', '0')
+                    self.end_headers()
+                elif rig_self.mode == 'wrong':
+                    body = b'<html><body>Welcome to the hotel network. Log in.</body></html>'
+                    self.send_response(200)
+                    self.send_header('Content-Type', 'text/html')
+                    self.send_header('Content-Length', str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                else:
+                    self.send_response(204)
+                    self.send_header('Content-Length', '0')
+                    self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = Server((addr, 80), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# ------------------------------------------------------------------------------------
+# Watching State
+# ------------------------------------------------------------------------------------
+
+class StateWatcher:
+    """Every State the daemon publishes (PropertiesChanged), with monotonic times."""
+
+    def __init__(self, bus):
+        self.bus = bus
+        self.changes = []       # (t, state)
+        self.match = bus.add_signal_receiver(self._on_changed, 'PropertiesChanged', PROPS,
+                                             BUS_NAME, OBJ_PATH)
+
+    def _on_changed(self, iface, changed, invalidated):
+        if iface == IFACE and 'State' in changed:
+            self.changes.append((time.monotonic(), str(changed['State'])))
+
+    def pump(self, seconds=0.0):
+        from gi.repository import GLib
+        ctx = GLib.MainContext.default()
+        end = time.monotonic() + seconds
+        while True:
+            while ctx.iteration(False):
+                pass
+            if time.monotonic() >= end:
+                return
+            time.sleep(0.002)
+
+    def wait(self, state, since, timeout, current=None):
+        """Wait until State becomes `state` after monotonic time `since`; return the
+        time it changed. `current()` (the property) is checked too, for a state that
+        was reached before the watcher saw it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.pump()
+            for t, s in self.changes:
+                if s == state and t >= since:
+                    return t
+            if time.monotonic() > deadline:
+                now = current() if current else '?'
+                raise AssertionError('State did not become %r within %.1f s; it went %s '
+                                     '(now %r)' % (state, timeout, self.history(since), now))
+            time.sleep(0.002)
+
+    def history(self, since=0.0):
+        return ' -> '.join('%s@+%d ms' % (s, (t - since) * 1000)
+                           for t, s in self.changes if t >= since) or 'nowhere'
+
+    def close(self):
+        self.match.remove()
+
+
+def note(label, ms):
+    REACTIONS.append((label, ms))
+    print('# reaction %s: %d ms' % (label, ms), flush=True)
+    return ms
+
+
+def reaction(label, t_event, t_state):
+    """Print and collect event -> State time (monotonic seconds in, ms out)."""
+    return note(label, int(round((t_state - t_event) * 1000)))
+
+
+@atexit.register
+def _summary():
+    if REACTIONS:
+        print('# reaction times (ms): ' + ', '.join('%s %d' % r for r in REACTIONS),
+              flush=True)
+
+
+# ------------------------------------------------------------------------------------
+# The test case
+# ------------------------------------------------------------------------------------
+
+class RoamDaemon(busrig.BusDaemon):
+    """The daemon on the test bus with extra environment (test seams)."""
+
+    extra_env = {}
+
+    def spawn(self):
+        saved = {k: os.environ.get(k) for k in self.extra_env}
+        os.environ.update(self.extra_env)
+        try:
+            return super().spawn()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+class RoamTestCase(nmmock.NMBusTestCase):
+    """Private namespaces, network DNS, VPN DNS, portal responder, unbound (DoH), the
+    NM mock with the hotel Wi-Fi (unless network=None), and start_roam_daemon()."""
+
+    network = dict(id=WIFI_ID, uuid=WIFI_UUID, iface='wlan0', servers=[NETWORK_DNS],
+                   domains=['hotel.example'], connectivity='FULL')
+    portal_mode = 'full'
+
+    def setUp(self):
+        self.netdns = self.vpndns = self.portal = self.watch = self.logind = None
+        enter_private_world()    # before anything binds: lo must be up
+        super().setUp()
+        self.addCleanup(self._roam_cleanup)
+        self.netdns = NetworkDNS(NETWORK_DNS, NETWORK_ANSWERS)
+        self.vpndns = NetworkDNS(VPN_DNS, VPN_ANSWERS)
+        self.portal = PortalResponder(PORTAL_ADDR, self.portal_mode)
+        # the DoH service also knows example.com, with an address of its own
+        self.unbound.stop()
+        self.unbound.extra.append('local-data: "example.com. 60 IN A %s"' % DOH_EXAMPLE_COM)
+        self.unbound.start()
+        if self.network:
+            self.nm.set_network(**self.network)
+        self.watch = StateWatcher(self.bus)
+
+    def _roam_cleanup(self):
+        for x in (self.watch, self.netdns, self.vpndns, self.portal):
+            if x is not None:
+                x.close()
+        if self.logind is not None:
+            self.logind.terminate()
+            self.logind.wait()
+
+    def roam_config(self, **roaming):
+        cfg = rig.relay_config(self.unbound, self.ca, 53, listen=['127.0.0.1:53'])
+        cfg['service']['timeout-ms'] = 1000
+        r = {'enabled': 'true', 'dns-backend': 'networkmanager',
+             'portal-probe-url': PORTAL_URL, 'on-service-unreachable': 'fallback'}
+        for k, v in roaming.items():
+            r[k.replace('_', '-')] = v
+        cfg['roaming'] = r
+        return cfg
+
+    def start_roam_daemon(self, name='ddrd', env=None, wait_state=None, timeout=15.0,
+                          **roaming):
+        """Start the daemon; with wait_state, wait for that State and return
+        (daemon, ms from spawn to that state)."""
+        d = RoamDaemon(rig.daemon_binary(), self.path(name), self.roam_config(**roaming),
+                       port=53)
+        d.extra_env = dict(env or {})
+        self._daemons.append(d)
+        t0 = time.monotonic()
+        d.spawn()
+        d.wait_ready()
+        rig.wait_until(lambda: self.bus.name_has_owner(BUS_NAME), 10,
+                       what='the daemon to own %s' % BUS_NAME)
+        if wait_state is None:
+            return d, None
+        t = self.wait_state(wait_state, t0, timeout)
+        return d, int((t - t0) * 1000)
+
+    def state(self):
+        return str(self.prop('State'))
+
+    def wait_state(self, state, since, timeout=10.0):
+        try:
+            t = self.watch.wait(state, since, timeout, current=self.state)
+        except AssertionError:
+            if self.state() == state:     # reached before the watcher saw it
+                return time.monotonic()
+            raise
+        return t
+
+    def wait_steering(self, on, timeout=5.0):
+        rig.wait_until(lambda: self.nm.steering_active() == on, timeout,
+                       what='steering %s in the NM mock' % ('on' if on else 'off'))
+
+    def steady(self, seconds=0.5):
+        """Let signals arrive; the state must not move meanwhile (no flapping)."""
+        before = len(self.watch.changes)
+        self.watch.pump(seconds)
+        self.assertEqual(self.watch.changes[before:], [],
+                         'State moved on its own: %s' % self.watch.history())
+
+    def system_resolve(self, name):
+        """getaddrinfo through glibc (-> /etc/resolv.conf -> the relay)."""
+        try:
+            return sorted({a[4][0] for a in socket.getaddrinfo(name, None, socket.AF_INET,
+                                                                socket.SOCK_DGRAM)})
+        except socket.gaierror:
+            return []
+
+    def relay(self, name, qtype='A'):
+        return rig.udp_query('127.0.0.1', 53, name, qtype, timeout=3)
+
+    def start_logind(self):
+        self.logind, obj = dbusmock.DBusTestCase.spawn_server_template(
+            'logind', {}, stdout=subprocess.DEVNULL)
+        self.logind_obj = obj
+        return obj
+
+    def prepare_for_sleep(self, going):
+        self.logind_obj.EmitSignal('org.freedesktop.login1.Manager', 'PrepareForSleep', 'b',
+                                   [dbus.Boolean(going)], dbus_interface=dbusmock.MOCK_IFACE)

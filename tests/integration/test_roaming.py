@@ -1,0 +1,384 @@
+#!/usr/bin/python3
+"""Issue 5, roaming: the real daemon's state machine against the NM mock, a captive
+portal, the network's own DNS and the DoH service, in a private network + mount
+namespace (roamrig.py). State is the D-Bus property; steering is "our profile is
+active in NM". Every transition's reaction time (event -> State) is printed as
+`# reaction A->B: N ms`."""
+
+import http.client
+import re
+import signal
+import time
+
+import dbus
+
+import busrig
+import nmmock
+import rig
+import roamrig
+from roamrig import (DOH_EXAMPLE_COM, LOGIN_URL, NETWORK_ANSWERS, VPN_ANSWERS,
+                     VPN_DNS, VPN_UUID, WIFI_ID, WIFI_UUID, RoamTestCase, reaction)
+
+POLKIT_PAUSE = busrig.POLKIT_PAUSE
+
+
+class TestRoamRig(RoamTestCase):
+    """The rig itself, whatever the controller does: namespaces, the network's DNS,
+    the portal responder, and glibc reaching the relay on 127.0.0.1:53."""
+
+    def test_rig(self):
+        self.start_roam_daemon()
+        m = rig.udp_query(roamrig.NETWORK_DNS, 53, 'printer.home.arpa')
+        self.assertEqual(m.values('A'), [NETWORK_ANSWERS['printer.home.arpa']])
+        m = rig.tcp_query(roamrig.NETWORK_DNS, 53, 'portal.test')
+        self.assertEqual(m.values('A'), ['127.0.0.3'])
+        self.assertEqual(rig.udp_query(roamrig.NETWORK_DNS, 53, 'check.test').rcode_name,
+                         'NXDOMAIN')
+        self.assertEqual(self.netdns.queries(), ['printer.home.arpa', 'portal.test',
+                                                 'check.test'])
+        # the DoH service never answers the portal's name, and has its own example.com
+        self.assertEqual(self.unbound.query('portal.test').rcode_name, 'NXDOMAIN')
+        self.assertEqual(self.unbound.query('example.com').values('A'), [DOH_EXAMPLE_COM])
+        # glibc -> /etc/resolv.conf -> the relay -> DoH
+        self.assertEqual(self.system_resolve('example.com'), [DOH_EXAMPLE_COM])
+        self.assertEqual(self.system_resolve('check.test'), [rig.CHECK_A])
+        for mode, status in (('full', 204), ('portal', 302), ('wrong', 200)):
+            self.portal.mode = mode
+            c = http.client.HTTPConnection('127.0.0.3', 80, timeout=3)
+            c.request('GET', '/generate_204', headers={'Host': 'portal.test'})
+            r = c.getresponse()
+            status_seen = r.status
+            if mode == 'portal':
+                self.assertEqual(r.getheader('Location'), LOGIN_URL)
+            c.close()
+            self.assertEqual(status_seen, status, mode)
+
+
+class TestRoamingPortal(RoamTestCase):
+
+    def test_full_portal_login(self):
+        """full -> protected; NM says PORTAL and the probe is redirected -> portal with
+        the portal's URL, steering off; login -> protected, and the daemon asked NM to
+        re-check connectivity once the portal cleared."""
+        d, ms = self.start_roam_daemon(wait_state='protected')
+        roamrig.note('start->protected', ms)
+        self.wait_steering(True)
+        p = self.props()
+        self.assertIs(bool(p['Protected']), True)
+        self.assertEqual(p['UnprotectedSince'], 0)
+        self.assertEqual(p['Network'], WIFI_ID)
+        self.assertEqual(p['DnsBackend'], 'networkmanager')
+        self.assertEqual(p['PortalUrl'], '')
+        self.assertTrue(p['ServiceReachable'])
+        # the owned profile is the one DESIGN.md describes
+        prof = self.nm.own_profile()
+        self.assertEqual(prof['connection']['id'], nmmock.OWN_ID)
+        self.assertEqual(prof['connection']['interface-name'], nmmock.OWN_IFACE)
+        self.assertEqual(prof['ipv4']['dns-priority'], -500)
+        self.assertIn('~.', prof['ipv4']['dns-search'])
+        self.assertEqual(self.nm.calls('AddConnection2')[0][2][1], 0x22)
+
+        # portal
+        self.portal.mode = 'portal'
+        t0 = time.monotonic()
+        self.nm.set_connectivity('PORTAL')
+        t = self.wait_state('portal', t0)
+        reaction('protected->portal', t0, t)
+        self.wait_steering(False)
+        p = self.props()
+        self.assertIs(bool(p['Protected']), False)
+        self.assertGreater(p['UnprotectedSince'], time.time() - 60)
+        self.assertEqual(p['PortalUrl'], LOGIN_URL)
+        # the portal's names come from the network's own DNS
+        self.assertIn('portal.test', self.netdns.queries())
+        self.steady()
+
+        # login
+        self.nm.clear_calls()
+        self.portal.mode = 'full'
+        t0 = time.monotonic()
+        t_wall = time.time()
+        self.nm.set_connectivity('FULL')
+        t = self.wait_state('protected', t0)
+        reaction('portal->protected', t0, t)
+        self.wait_steering(True)
+        self.assertEqual(self.prop('PortalUrl'), '')
+        self.assertEqual(self.prop('UnprotectedSince'), 0)
+        rig.wait_until(lambda: self.nm.calls('CheckConnectivity'), 5,
+                       what='the daemon to call CheckConnectivity after the portal cleared')
+        self.assertGreaterEqual(self.nm.calls('CheckConnectivity')[0][0], t_wall - 0.01)
+
+    def test_portal_seen_by_own_probe_then_dispatcher_event(self):
+        """NM says FULL but the probe gets a login page (wrong body) -> portal; after the
+        login a dispatcher event (NotifyNetworkEvent) makes the daemon look again."""
+        self.portal.mode = 'wrong'
+        d, ms = self.start_roam_daemon(wait_state='portal')
+        roamrig.note('start->portal(own probe)', ms)
+        self.assertFalse(self.nm.steering_active())
+        self.assertEqual(self.prop('PortalUrl'), roamrig.PORTAL_URL)
+        self.steady()
+        self.portal.mode = 'full'
+        n0 = self.statistics()['network_events']
+        t0 = time.monotonic()
+        self.iface().NotifyNetworkEvent('connectivity-change', '',
+                                        {'CONNECTIVITY_STATE': 'FULL',
+                                         'NM_DISPATCHER_ACTION': 'connectivity-change'})
+        t = self.wait_state('protected', t0)
+        reaction('portal->protected(dispatcher)', t0, t)
+        self.wait_steering(True)
+        self.assertEqual(self.statistics()['network_events'], n0 + 1)
+
+    def test_redirect_while_nm_says_full(self):
+        """A portal that only our probe sees (NM's check host is whitelisted by it)."""
+        self.portal.mode = 'portal'
+        self.start_roam_daemon(wait_state='portal')
+        self.assertEqual(self.prop('PortalUrl'), LOGIN_URL)
+        self.assertFalse(self.nm.steering_active())
+
+
+class TestRoamingService(RoamTestCase):
+
+    def stop_upstream_and_notice(self):
+        self.unbound.stop()
+        t0 = time.monotonic()
+        # one query through the relay, so that it notices (health from real traffic)
+        m = self.relay('allowed.test')
+        self.assertIsNotNone(m, 'the relay must answer (SERVFAIL), never stay silent')
+        return t0
+
+    def test_upstream_down_fallback_and_back(self):
+        self.start_roam_daemon(wait_state='protected')
+        self.wait_steering(True)
+        t0 = self.stop_upstream_and_notice()
+        t = self.wait_state('unreachable', t0, 10)
+        reaction('protected->unreachable', t0, t)
+        self.wait_steering(False)
+        self.assertIs(bool(self.prop('Protected')), False)
+        self.assertFalse(self.prop('ServiceReachable'))
+        t0 = time.monotonic()
+        self.unbound.start()
+        t = self.wait_state('protected', t0, 12)
+        reaction('unreachable->protected(upstream back)', t0, t)
+        self.wait_steering(True)
+
+    def test_upstream_down_block(self):
+        self.start_roam_daemon(wait_state='protected', on_service_unreachable='block')
+        t0 = self.stop_upstream_and_notice()
+        t = self.wait_state('unreachable', t0, 10)
+        reaction('protected->unreachable(block)', t0, t)
+        self.steady()
+        self.assertTrue(self.nm.steering_active(), 'block keeps the system on the relay')
+        # the relay answers SERVFAIL rather than leaking to the network's DNS
+        m = self.relay('example.com')
+        self.assertIsNotNone(m)
+        self.assertEqual(m.rcode_name, 'SERVFAIL')
+        self.assertNotIn('example.com', self.netdns.queries())
+
+    def test_reprobe_notices_upstream_down(self):
+        self.start_roam_daemon(wait_state='protected')
+        self.unbound.stop()
+        t0 = time.monotonic()
+        self.iface().Reprobe()
+        t = self.wait_state('unreachable', t0, 10)
+        reaction('protected->unreachable(Reprobe)', t0, t)
+        self.wait_steering(False)
+
+
+class TestRoamingConnectivity(RoamTestCase):
+
+    def test_offline_and_back(self):
+        self.start_roam_daemon(wait_state='protected')
+        t0 = time.monotonic()
+        self.nm.set_connectivity('NONE')
+        t = self.wait_state('offline', t0)
+        reaction('protected->offline', t0, t)
+        self.steady()
+        t0 = time.monotonic()
+        self.nm.set_connectivity('FULL')
+        t = self.wait_state('protected', t0)
+        reaction('offline->protected', t0, t)
+        self.wait_steering(True)
+
+    def test_network_goes_away_and_comes_back(self):
+        self.start_roam_daemon(wait_state='protected')
+        t0 = time.monotonic()
+        self.nm.remove_network(WIFI_UUID)
+        t = self.wait_state('offline', t0)
+        reaction('protected->offline(network gone)', t0, t)
+        t0 = time.monotonic()
+        self.nm.set_network(**self.network)
+        t = self.wait_state('protected', t0)
+        reaction('offline->protected(new network)', t0, t)
+        self.wait_steering(True)
+        self.assertEqual(self.prop('Network'), WIFI_ID)
+
+
+class TestRoamingPause(RoamTestCase):
+
+    def test_pause_and_resume(self):
+        self.allow(POLKIT_PAUSE)
+        self.start_roam_daemon(wait_state='protected')
+        t0 = time.monotonic()
+        now = time.time()
+        self.iface().Pause(dbus.UInt32(1))
+        t = self.wait_state('paused', t0)
+        reaction('protected->paused', t0, t)
+        self.wait_steering(False)
+        until = int(self.prop('PausedUntil'))
+        self.assertGreaterEqual(until, int(now) + 58)
+        self.assertLessEqual(until, int(time.time()) + 62)
+        self.assertIs(bool(self.prop('Protected')), False)
+        self.steady()
+        t0 = time.monotonic()
+        self.iface().Resume()
+        t = self.wait_state('protected', t0)
+        reaction('paused->protected(Resume)', t0, t)
+        self.wait_steering(True)
+        self.assertEqual(self.prop('PausedUntil'), 0)
+
+    def test_pause_expires(self):
+        self.allow(POLKIT_PAUSE)
+        self.start_roam_daemon(wait_state='protected',
+                               env={'THREATSTOP_DDR_MINUTE_MS': '1500'})
+        t0 = time.monotonic()
+        self.iface().Pause(dbus.UInt32(1))
+        self.wait_state('paused', t0)
+        self.wait_steering(False)
+        t = self.wait_state('protected', t0, 10)
+        ms = reaction('paused->protected(expiry of 1500 ms)', t0, t)
+        self.assertGreaterEqual(ms, 1400)
+        self.wait_steering(True)
+
+
+class TestRoamingTrust(RoamTestCase):
+
+    def test_trusted_network_by_uuid(self):
+        d, ms = self.start_roam_daemon(wait_state='trusted', trusted_networks=WIFI_UUID)
+        roamrig.note('start->trusted(uuid)', ms)
+        self.steady()
+        self.assertFalse(self.nm.steering_active())
+        self.assertIs(bool(self.prop('Protected')), False)
+        self.assertEqual(self.prop('Network'), WIFI_ID)
+
+    def test_trust_protected_network(self):
+        # the network's DNS answers check-domain as the service does
+        self.netdns.answers['check.test'] = rig.CHECK_A
+        d, ms = self.start_roam_daemon(wait_state='trusted', trust_protected_networks='true')
+        roamrig.note('start->trusted(protected network)', ms)
+        self.steady()
+        self.assertFalse(self.nm.steering_active())
+        self.assertIn('check.test', self.netdns.queries())
+
+    def test_trust_protected_off_by_default(self):
+        self.netdns.answers['check.test'] = rig.CHECK_A
+        self.start_roam_daemon(wait_state='protected', trust_protected_networks='false')
+        self.steady()
+        self.assertTrue(self.nm.steering_active())
+
+
+class TestRoamingSplitDns(RoamTestCase):
+
+    # a hostile hotspot: DHCP hands out the search domain "com"
+    network = dict(RoamTestCase.network, domains=['com'])
+
+    def test_split_dns_while_protected(self):
+        self.nm.add_vpn(id='CorpVPN', uuid=VPN_UUID, iface='tun0', servers=[VPN_DNS],
+                        domains=['corp.example'])
+        self.start_roam_daemon(wait_state='protected')
+        self.wait_steering(True)
+        for name in ('printer', 'printer.home.arpa'):
+            with self.subTest(name=name):
+                m = self.relay(name)
+                self.assertIsNotNone(m, name)
+                self.assertEqual(m.values('A'), [NETWORK_ANSWERS[name]], name)
+                self.assertIn(name, self.netdns.queries())
+        m = self.relay('intranet.corp.example')
+        self.assertIsNotNone(m)
+        self.assertEqual(m.values('A'), [VPN_ANSWERS['intranet.corp.example']])
+        self.assertIn('intranet.corp.example', self.vpndns.queries())
+        self.assertNotIn('intranet.corp.example', self.netdns.queries())
+        # the hostile search domain "com" does not route example.com around the service
+        m = self.relay('example.com')
+        self.assertEqual(m.values('A'), [DOH_EXAMPLE_COM])
+        self.assertEqual(self.system_resolve('example.com'), [DOH_EXAMPLE_COM])
+        self.assertNotIn('example.com', self.netdns.queries())
+        self.assertNotIn('example.com', self.vpndns.queries())
+
+
+class TestRoamingSleep(RoamTestCase):
+
+    def test_resume_from_suspend_drops_and_reprobes(self):
+        self.start_logind()
+        d, _ = self.start_roam_daemon(wait_state='protected')
+        n0 = self.statistics()['network_events']
+        start = len(d.log())
+        self.prepare_for_sleep(True)
+        self.prepare_for_sleep(False)
+        rig.wait_until(lambda: self.statistics()['network_events'] > n0
+                       or re.search(r'(?i)resum', d.log()[start:]), 5,
+                       what='the daemon to react to PrepareForSleep(false)')
+        # and it is protected again afterwards (re-probed, still fine)
+        self.assertEqual(self.state(), 'protected')
+        self.assertAnswered(self.relay('allowed.test'), 'NOERROR', 'after resume')
+
+
+class TestRoamingCrash(RoamTestCase):
+
+    def test_sigkill_then_restore_dns(self):
+        d, _ = self.start_roam_daemon(wait_state='protected')
+        self.wait_steering(True)
+        d.signal(signal.SIGKILL)
+        d.wait_exit()
+        d.proc = None
+        rig.wait_until(lambda: not self.bus.name_has_owner(busrig.BUS_NAME), 5,
+                       what='the bus name to go')
+        # nothing undid the steering: that is what restore-dns is for
+        self.assertTrue(self.nm.steering_active())
+        self.nm.clear_calls()
+        p = self.admin('--action=restore-dns')
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertFalse(self.nm.steering_active())
+        self.assertIsNone(self.nm.own_profile())
+        names = [a[0] for _, _, a in self.nm.calls() if a[0] != 'GetSettings']
+        self.assertIn('Delete', names)
+
+    def test_restart_removes_stale_profile(self):
+        d, _ = self.start_roam_daemon(wait_state='protected')
+        d.signal(signal.SIGKILL)
+        d.wait_exit()
+        d.proc = None
+        self.assertTrue(self.nm.steering_active())
+        self.nm.clear_calls()
+        d2, ms = self.start_roam_daemon(name='ddrd2', wait_state='protected')
+        roamrig.note('restart->protected', ms)
+        names = [a[0] for _, _, a in self.nm.calls() if a[0] != 'GetSettings']
+        self.assertIn('Delete', names, names)
+        self.assertIn('AddConnection2', names, names)
+        self.assertLess(names.index('Delete'), names.index('AddConnection2'), names)
+        self.assertTrue(self.nm.steering_active())
+
+    def test_stop_restores(self):
+        d, _ = self.start_roam_daemon(wait_state='protected')
+        self.wait_steering(True)
+        d.stop()
+        self.assertFalse(self.nm.steering_active())
+        self.assertIsNone(self.nm.own_profile())
+
+
+class TestRoamingNoNM(RoamTestCase):
+
+    network = None
+    start_nm = False
+
+    def test_no_nm_auto_forwards(self):
+        d, ms = self.start_roam_daemon(wait_state='forwarding', enabled='auto',
+                                       dns_backend='auto')
+        self.steady()
+        self.assertIs(bool(self.prop('Protected')), False)
+        self.assertEqual(self.prop('UnprotectedSince'), 0)
+        self.assertAnswered(self.relay('allowed.test'), 'NOERROR', 'relay without NM')
+
+
+if __name__ == '__main__':
+    import unittest
+    unittest.main()
