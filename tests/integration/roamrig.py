@@ -374,13 +374,15 @@ class RoamTestCase(nmmock.NMBusTestCase):
         self.netdns = NetworkDNS(NETWORK_DNS, NETWORK_ANSWERS)
         self.vpndns = NetworkDNS(VPN_DNS, VPN_ANSWERS)
         self.portal = PortalResponder(PORTAL_ADDR, self.portal_mode)
-        # the DoH service also knows example.com, with an address of its own
-        self.unbound.stop()
-        self.unbound.extra.append('local-data: "example.com. 60 IN A %s"' % DOH_EXAMPLE_COM)
-        self.unbound.start()
         if self.network:
             self.nm.set_network(**self.network)
         self.watch = StateWatcher(self.bus)
+
+    def start_unbound(self, name='one', cert=None, **kw):
+        # the DoH service also knows example.com, with an address of its own
+        kw.setdefault('extra_zone_lines', [
+            'local-data: "example.com. 60 IN A %s"' % DOH_EXAMPLE_COM])
+        return super().start_unbound(name, cert, **kw)
 
     def _roam_cleanup(self):
         for x in (self.watch, self.netdns, self.vpndns, self.portal):

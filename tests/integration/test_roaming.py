@@ -3,7 +3,10 @@
 portal, the network's own DNS and the DoH service, in a private network + mount
 namespace (roamrig.py). State is the D-Bus property; steering is "our profile is
 active in NM". Every transition's reaction time (event -> State) is printed as
-`# reaction A->B: N ms`."""
+`# reaction A->B: N ms`.
+
+meson runs the TestRoamCore* classes in suite 'roaming' (also against the ASan and
+libcurl builds) and the TestRoamMore* classes in suite 'e2e'."""
 
 import http.client
 import re
@@ -22,12 +25,11 @@ from roamrig import (DOH_EXAMPLE_COM, LOGIN_URL, NETWORK_ANSWERS, VPN_ANSWERS,
 POLKIT_PAUSE = busrig.POLKIT_PAUSE
 
 
-class TestRoamRig(RoamTestCase):
+class TestRoamMoreRig(RoamTestCase):
     """The rig itself, whatever the controller does: namespaces, the network's DNS,
     the portal responder, and glibc reaching the relay on 127.0.0.1:53."""
 
     def test_rig(self):
-        self.start_roam_daemon()
         m = rig.udp_query(roamrig.NETWORK_DNS, 53, 'printer.home.arpa')
         self.assertEqual(m.values('A'), [NETWORK_ANSWERS['printer.home.arpa']])
         m = rig.tcp_query(roamrig.NETWORK_DNS, 53, 'portal.test')
@@ -39,6 +41,7 @@ class TestRoamRig(RoamTestCase):
         # the DoH service never answers the portal's name, and has its own example.com
         self.assertEqual(self.unbound.query('portal.test').rcode_name, 'NXDOMAIN')
         self.assertEqual(self.unbound.query('example.com').values('A'), [DOH_EXAMPLE_COM])
+        self.start_roam_daemon()
         # glibc -> /etc/resolv.conf -> the relay -> DoH
         self.assertEqual(self.system_resolve('example.com'), [DOH_EXAMPLE_COM])
         self.assertEqual(self.system_resolve('check.test'), [rig.CHECK_A])
@@ -54,7 +57,7 @@ class TestRoamRig(RoamTestCase):
             self.assertEqual(status_seen, status, mode)
 
 
-class TestRoamingPortal(RoamTestCase):
+class TestRoamCorePortal(RoamTestCase):
 
     def test_full_portal_login(self):
         """full -> protected; NM says PORTAL and the probe is redirected -> portal with
@@ -93,20 +96,37 @@ class TestRoamingPortal(RoamTestCase):
         self.assertIn('portal.test', self.netdns.queries())
         self.steady()
 
-        # login
+        # login: the portal lets us through, NM still says PORTAL (its back-off); our
+        # probe sees the portal clear and asks NM to check now, which finds FULL
         self.nm.clear_calls()
-        self.portal.mode = 'full'
+        self.nm.set_check_result('FULL')
         t0 = time.monotonic()
         t_wall = time.time()
-        self.nm.set_connectivity('FULL')
-        t = self.wait_state('protected', t0)
-        reaction('portal->protected', t0, t)
+        self.portal.mode = 'full'
+        t = self.wait_state('protected', t0, 15)
+        reaction('portal->protected(login, NM re-checked)', t0, t)
         self.wait_steering(True)
         self.assertEqual(self.prop('PortalUrl'), '')
         self.assertEqual(self.prop('UnprotectedSince'), 0)
-        rig.wait_until(lambda: self.nm.calls('CheckConnectivity'), 5,
-                       what='the daemon to call CheckConnectivity after the portal cleared')
-        self.assertGreaterEqual(self.nm.calls('CheckConnectivity')[0][0], t_wall - 0.01)
+        checks = self.nm.calls('CheckConnectivity')
+        self.assertTrue(checks, 'the daemon did not ask NM to re-check after the portal cleared')
+        self.assertGreaterEqual(checks[0][0], t_wall - 0.01)
+        self.assertEqual(self.nm.manager_prop('Connectivity'), 4)
+
+    def test_portal_cleared_by_nm(self):
+        """NM sees the login first (PORTAL -> FULL), the portal page is gone."""
+        self.nm.set_connectivity('PORTAL')
+        self.portal.mode = 'portal'
+        d, ms = self.start_roam_daemon(wait_state='portal')
+        roamrig.note('start->portal', ms)
+        self.assertFalse(self.nm.steering_active())
+        self.portal.mode = 'full'
+        t0 = time.monotonic()
+        self.nm.set_connectivity('FULL')
+        t = self.wait_state('protected', t0)
+        reaction('portal->protected(NM FULL)', t0, t)
+        self.wait_steering(True)
+        self.assertEqual(self.prop('PortalUrl'), '')
 
     def test_portal_seen_by_own_probe_then_dispatcher_event(self):
         """NM says FULL but the probe gets a login page (wrong body) -> portal; after the
@@ -136,7 +156,7 @@ class TestRoamingPortal(RoamTestCase):
         self.assertFalse(self.nm.steering_active())
 
 
-class TestRoamingService(RoamTestCase):
+class TestRoamCoreService(RoamTestCase):
 
     def stop_upstream_and_notice(self):
         self.unbound.stop()
@@ -184,7 +204,7 @@ class TestRoamingService(RoamTestCase):
         self.wait_steering(False)
 
 
-class TestRoamingConnectivity(RoamTestCase):
+class TestRoamMoreConnectivity(RoamTestCase):
 
     def test_offline_and_back(self):
         self.start_roam_daemon(wait_state='protected')
@@ -213,7 +233,7 @@ class TestRoamingConnectivity(RoamTestCase):
         self.assertEqual(self.prop('Network'), WIFI_ID)
 
 
-class TestRoamingPause(RoamTestCase):
+class TestRoamCorePause(RoamTestCase):
 
     def test_pause_and_resume(self):
         self.allow(POLKIT_PAUSE)
@@ -250,7 +270,7 @@ class TestRoamingPause(RoamTestCase):
         self.wait_steering(True)
 
 
-class TestRoamingTrust(RoamTestCase):
+class TestRoamMoreTrust(RoamTestCase):
 
     def test_trusted_network_by_uuid(self):
         d, ms = self.start_roam_daemon(wait_state='trusted', trusted_networks=WIFI_UUID)
@@ -276,7 +296,7 @@ class TestRoamingTrust(RoamTestCase):
         self.assertTrue(self.nm.steering_active())
 
 
-class TestRoamingSplitDns(RoamTestCase):
+class TestRoamMoreSplitDns(RoamTestCase):
 
     # a hostile hotspot: DHCP hands out the search domain "com"
     network = dict(RoamTestCase.network, domains=['com'])
@@ -305,7 +325,7 @@ class TestRoamingSplitDns(RoamTestCase):
         self.assertNotIn('example.com', self.vpndns.queries())
 
 
-class TestRoamingSleep(RoamTestCase):
+class TestRoamMoreSleep(RoamTestCase):
 
     def test_resume_from_suspend_drops_and_reprobes(self):
         self.start_logind()
@@ -313,16 +333,19 @@ class TestRoamingSleep(RoamTestCase):
         n0 = self.statistics()['network_events']
         start = len(d.log())
         self.prepare_for_sleep(True)
+        t0 = time.monotonic()
         self.prepare_for_sleep(False)
         rig.wait_until(lambda: self.statistics()['network_events'] > n0
                        or re.search(r'(?i)resum', d.log()[start:]), 5,
                        what='the daemon to react to PrepareForSleep(false)')
-        # and it is protected again afterwards (re-probed, still fine)
-        self.assertEqual(self.state(), 'protected')
+        # it looks again (probing) and is protected afterwards
+        t = self.wait_state('protected', t0)
+        reaction('resume from suspend->protected', t0, t)
+        self.wait_steering(True)
         self.assertAnswered(self.relay('allowed.test'), 'NOERROR', 'after resume')
 
 
-class TestRoamingCrash(RoamTestCase):
+class TestRoamCoreCrash(RoamTestCase):
 
     def test_sigkill_then_restore_dns(self):
         d, _ = self.start_roam_daemon(wait_state='protected')
@@ -365,7 +388,7 @@ class TestRoamingCrash(RoamTestCase):
         self.assertIsNone(self.nm.own_profile())
 
 
-class TestRoamingNoNM(RoamTestCase):
+class TestRoamMoreNoNM(RoamTestCase):
 
     network = None
     start_nm = False
