@@ -95,6 +95,15 @@ def _unshare():
 _unshare()
 
 
+def write_resolv_conf(server):
+    """The system resolver's configuration (the file bind-mounted over /etc/resolv.conf
+    in our mount namespace; glibc notices the change)."""
+    # in place: the bind mount holds this very inode
+    with open(_world['resolv.conf'], 'w') as f:
+        f.write('# threatstop-ddr roaming tests: the system resolver\n'
+                'nameserver %s\noptions timeout:1 attempts:1\n' % server)
+
+
 def enter_private_world():
     """lo up and /etc/resolv.conf -> 127.0.0.1, once per process, only inside the
     namespaces made at import (never on the machine's real configuration)."""
@@ -107,14 +116,10 @@ def enter_private_world():
                              % socket.if_nameindex())
     rig._run([rig.tool('ip'), 'link', 'set', 'lo', 'up'])
     tmpdir = tempfile.mkdtemp(prefix='ddr-roam-world-')
-    try:
-        conf = os.path.join(tmpdir, 'resolv.conf')
-        with open(conf, 'w') as f:
-            f.write('# threatstop-ddr roaming tests: the system resolver asks the relay\n'
-                    'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n')
-        rig._run([rig.tool('mount'), '--bind', conf, '/etc/resolv.conf'])
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)   # the mount keeps the file itself
+    atexit.register(shutil.rmtree, tmpdir, True)
+    _world['resolv.conf'] = os.path.join(tmpdir, 'resolv.conf')
+    write_resolv_conf('127.0.0.1')
+    rig._run([rig.tool('mount'), '--bind', _world['resolv.conf'], '/etc/resolv.conf'])
     with open('/etc/resolv.conf') as f:
         assert 'threatstop-ddr roaming tests' in f.read(), 'resolv.conf bind mount failed'
     _world['ready'] = True
@@ -450,6 +455,12 @@ class RoamTestCase(nmmock.NMBusTestCase):
                                                                 socket.SOCK_DGRAM)})
         except socket.gaierror:
             return []
+
+    def system_resolver_elsewhere(self, server):
+        """For this test, the system resolver asks `server` instead of the relay (a
+        system that steering does not reach); put back at cleanup."""
+        write_resolv_conf(server)
+        self.addCleanup(write_resolv_conf, '127.0.0.1')
 
     def relay(self, name, qtype='A'):
         return rig.udp_query('127.0.0.1', 53, name, qtype, timeout=3)

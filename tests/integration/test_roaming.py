@@ -296,6 +296,27 @@ class TestRoamMoreTrust(RoamTestCase):
         self.assertTrue(self.nm.steering_active())
 
 
+class TestRoamMoreCanary(RoamTestCase):
+
+    def test_canary_missing_not_protected(self):
+        """Protected is proved, not assumed: when the system resolver does not reach
+        the relay (the canary never arrives) the daemon must not say protected and
+        must not leave the system steered."""
+        self.system_resolver_elsewhere(roamrig.NETWORK_DNS)
+        t0 = time.monotonic()
+        self.start_roam_daemon(wait_state='unreachable', timeout=20)
+        self.steady()
+        self.assertNotIn('protected', [s for _, s in self.watch.changes if _ >= t0],
+                         self.watch.history(t0))
+        self.assertFalse(self.nm.steering_active())
+        self.assertIs(bool(self.prop('Protected')), False)
+        # it did try: the profile was activated, then taken back
+        self.assertTrue(self.nm.calls('ActivateConnection'))
+        self.assertTrue(self.nm.calls('DeactivateConnection'))
+        self.assertTrue([q for q in self.netdns.queries() if q.endswith('.arpa')],
+                        'the canary went through the system resolver (here: the network DNS)')
+
+
 class TestRoamMoreSplitDns(RoamTestCase):
 
     # a hostile hotspot: DHCP hands out the search domain "com"
