@@ -183,6 +183,11 @@ class NMMock:
         """Is our owned profile (DESIGN.md Test seams UUID) activated in NM?"""
         return OWN_UUID in self.active_uuids()
 
+    def reactivations(self):
+        """UUIDs of profiles that were activated again while active (NM then tears
+        the old activation down first: a DNS leak window)."""
+        return [str(u) for u in self.mock.DdrReactivations()]
+
     def own_profile(self):
         """The owned profile's settings (plain dict), or None when NM has none."""
         settings = dbus.Interface(self.bus.get_object(BUS_NAME, SETTINGS_OBJ, introspect=False),

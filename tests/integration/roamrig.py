@@ -441,6 +441,11 @@ class RoamTestCase(nmmock.NMBusTestCase):
         rig.wait_until(lambda: self.nm.steering_active() == on, timeout,
                        what='steering %s in the NM mock' % ('on' if on else 'off'))
 
+    def assertNoReactivation(self):
+        self.assertEqual(self.nm.reactivations(), [],
+                         'the owned profile was activated again while active (DESIGN.md: '
+                         'never re-activate; change it with Update2 + Reapply)')
+
     def steady(self, seconds=0.5):
         """Let signals arrive; the state must not move meanwhile (no flapping)."""
         before = len(self.watch.changes)

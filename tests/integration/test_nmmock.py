@@ -9,7 +9,6 @@ import time
 import dbus
 
 import nmmock
-import rig
 from nmmock import OWN_UUID, NMBusTestCase
 
 WIFI_UUID = '5f0c4b0e-1111-4a6b-9a39-000000000001'

@@ -91,7 +91,9 @@ class TestRoamCorePortal(RoamTestCase):
         p = self.props()
         self.assertIs(bool(p['Protected']), False)
         self.assertGreater(p['UnprotectedSince'], time.time() - 60)
-        self.assertEqual(p['PortalUrl'], LOGIN_URL)
+        # NM's verdict comes first; the portal's address when our probe has followed it
+        rig.wait_until(lambda: self.prop('PortalUrl') == LOGIN_URL, 5,
+                       what='PortalUrl = ' + LOGIN_URL)
         # the portal's names come from the network's own DNS
         self.assertIn('portal.test', self.netdns.queries())
         self.steady()
@@ -112,6 +114,7 @@ class TestRoamCorePortal(RoamTestCase):
         self.assertTrue(checks, 'the daemon did not ask NM to re-check after the portal cleared')
         self.assertGreaterEqual(checks[0][0], t_wall - 0.01)
         self.assertEqual(self.nm.manager_prop('Connectivity'), 4)
+        self.assertNoReactivation()
 
     def test_portal_cleared_by_nm(self):
         """NM sees the login first (PORTAL -> FULL), the portal page is gone."""
@@ -134,9 +137,11 @@ class TestRoamCorePortal(RoamTestCase):
         self.portal.mode = 'wrong'
         d, ms = self.start_roam_daemon(wait_state='portal')
         roamrig.note('start->portal(own probe)', ms)
-        self.assertFalse(self.nm.steering_active())
-        self.assertEqual(self.prop('PortalUrl'), roamrig.PORTAL_URL)
+        rig.wait_until(lambda: self.prop('PortalUrl') == roamrig.PORTAL_URL, 5,
+                       what='PortalUrl = the probe URL')
+        self.wait_steering(False)   # the service check may have steered first
         self.steady()
+        self.assertFalse(self.nm.steering_active())
         self.portal.mode = 'full'
         n0 = self.statistics()['network_events']
         t0 = time.monotonic()
@@ -147,12 +152,17 @@ class TestRoamCorePortal(RoamTestCase):
         reaction('portal->protected(dispatcher)', t0, t)
         self.wait_steering(True)
         self.assertEqual(self.statistics()['network_events'], n0 + 1)
+        self.assertNoReactivation()
 
     def test_redirect_while_nm_says_full(self):
         """A portal that only our probe sees (NM's check host is whitelisted by it)."""
         self.portal.mode = 'portal'
         self.start_roam_daemon(wait_state='portal')
-        self.assertEqual(self.prop('PortalUrl'), LOGIN_URL)
+        rig.wait_until(lambda: self.prop('PortalUrl') == LOGIN_URL, 5,
+                       what='PortalUrl = ' + LOGIN_URL)
+        # the service check may have steered before the portal probe answered
+        self.wait_steering(False)
+        self.steady()
         self.assertFalse(self.nm.steering_active())
 
 
@@ -180,6 +190,7 @@ class TestRoamCoreService(RoamTestCase):
         t = self.wait_state('protected', t0, 12)
         reaction('unreachable->protected(upstream back)', t0, t)
         self.wait_steering(True)
+        self.assertNoReactivation()
 
     def test_upstream_down_block(self):
         self.start_roam_daemon(wait_state='protected', on_service_unreachable='block')
@@ -218,6 +229,7 @@ class TestRoamMoreConnectivity(RoamTestCase):
         t = self.wait_state('protected', t0)
         reaction('offline->protected', t0, t)
         self.wait_steering(True)
+        self.assertNoReactivation()
 
     def test_network_goes_away_and_comes_back(self):
         self.start_roam_daemon(wait_state='protected')
@@ -255,6 +267,7 @@ class TestRoamCorePause(RoamTestCase):
         reaction('paused->protected(Resume)', t0, t)
         self.wait_steering(True)
         self.assertEqual(self.prop('PausedUntil'), 0)
+        self.assertNoReactivation()
 
     def test_pause_expires(self):
         self.allow(POLKIT_PAUSE)
@@ -305,6 +318,7 @@ class TestRoamMoreCanary(RoamTestCase):
         self.system_resolver_elsewhere(roamrig.NETWORK_DNS)
         t0 = time.monotonic()
         self.start_roam_daemon(wait_state='unreachable', timeout=20)
+        self.wait_steering(False)
         self.steady()
         self.assertNotIn('protected', [s for _, s in self.watch.changes if _ >= t0],
                          self.watch.history(t0))
@@ -364,6 +378,7 @@ class TestRoamMoreSleep(RoamTestCase):
         reaction('resume from suspend->protected', t0, t)
         self.wait_steering(True)
         self.assertAnswered(self.relay('allowed.test'), 'NOERROR', 'after resume')
+        self.assertNoReactivation()
 
 
 class TestRoamCoreCrash(RoamTestCase):
