@@ -80,6 +80,14 @@ class TestManPages(unittest.TestCase):
                 self.assertEqual((p.returncode, p.stderr), (0, ''))
                 self.assertIn('NAME', p.stdout)
 
+    def test_pages_carry_the_project_version(self):
+        with open(os.path.join(SRC, 'meson.build')) as f:
+            version = re.search(r"version: '([^']+)'", f.read()).group(1)
+        for page in PAGES:
+            with open(os.path.join(MAN, page)) as f:
+                th = re.search(r'(?m)^\.TH .*$', f.read()).group(0)
+            self.assertIn('"threatstop-ddr %s"' % version, th, page)
+
     def test_the_check_sees_a_broken_page(self):
         broken = os.path.join(self.tmp_dir(), 'x.8')
         with open(os.path.join(MAN, 'ddr.conf.5')) as f:

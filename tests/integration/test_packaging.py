@@ -13,6 +13,7 @@ systemd runs in it, so the scripts start and stop nothing."""
 
 import atexit
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -151,6 +152,11 @@ class TestPackaging(unittest.TestCase):
             if mode.startswith('-'):
                 files[path[1:]] = mode
         print('# %s: %d files' % (os.path.basename(self.deb), len(files)))
+        # debian/changelog follows the project's version
+        with open(os.path.join(SRC, 'meson.build')) as f:
+            version = re.search(r"version: '([^']+)'", f.read()).group(1)
+        self.assertEqual(run(['dpkg-deb', '-f', self.deb, 'Version'], check=True).stdout.strip(),
+                         version)
         for f in EXPECTED:
             with self.subTest(file=f):
                 self.assertIn(f, files)

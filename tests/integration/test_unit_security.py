@@ -89,6 +89,13 @@ class TestUnitSecurity(BusTestCase):
         self.assertLessEqual(float(m.group(1)), MAX_EXPOSURE, p.stdout)
         self.assertIn(m.group(2), ('OK', 'SAFE'), p.stdout)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        # the documentation quotes the rating: it must be the real one
+        for doc, rx in (('data/man/threatstop-ddrd.8', r'rates it ([\d.]+) "(\w+)"'),
+                        ('README.md', r'rates it ([\d.]+) "(\w+)"')):
+            with open(os.path.join(SRC, doc)) as f:
+                quoted = re.search(rx, f.read())
+            self.assertIsNotNone(quoted, doc)
+            self.assertEqual(quoted.groups(), (m.group(1), m.group(2)), doc)
 
     def test_unit_has_the_design_settings(self):
         with open(UNIT_IN) as f:
