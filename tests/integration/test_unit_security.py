@@ -75,6 +75,96 @@ def expand(name, groups, seen=None):
     return out
 
 
+def sandbox_rules():
+    """(the system calls the unit's SystemCallFilter= lines allow, its address families)."""
+    with open(UNIT_IN) as f:
+        s = unit_settings(f.read())
+    groups = syscall_groups()
+    # the first line is an allow list; later lines add (name) or take away (~name)
+    allowed = set()
+    for v in s[('Service', 'SystemCallFilter')]:
+        names = set()
+        for g in v.lstrip('~').split():
+            names |= expand(g, groups)
+        if v.startswith('~'):
+            allowed -= names
+        else:
+            allowed |= names
+    return allowed, set(s[('Service', 'RestrictAddressFamilies')][0].split())
+
+
+def traced(daemon_class, trace):
+    """daemon_class run under strace -f into trace; signals go to the daemon itself."""
+    strace = rig.tool('strace')
+
+    class Traced(daemon_class):
+        def command(self):
+            return [strace, '-f', '-qq', '-o', trace, '-e', 'signal=none'] + \
+                super().command()
+
+        def traced_pid(self):
+            # the daemon is strace's child; strace exits with the daemon's status
+            with open('/proc/%d/task/%d/children' % (self.proc.pid, self.proc.pid)) as f:
+                return int(f.read().split()[0])
+
+        def signal(self, sig):
+            os.kill(self.traced_pid(), sig)
+
+        def stop(self, expect=0, timeout=10.0):
+            if self.proc is not None and self.proc.poll() is None:
+                self.signal(signal.SIGTERM)
+            return super().stop(expect, timeout)
+
+    return Traced
+
+
+def check_trace(self, trace, allowed, families, state_dir, cwd):
+    """Everything in an strace -f log stays inside the unit's sandbox."""
+    with open(trace) as f:
+        lines = f.read().splitlines()
+    self.assertGreater(len(lines), 100)
+    rx = re.compile(r'^\d+\s+(?:<\.\.\. )?([a-z0-9_]+)(?:\(| resumed>)')
+    used = {m.group(1) for m in map(rx.match, lines) if m}
+    print('# system calls used: ' + ' '.join(sorted(used)))
+    # the exec of the daemon itself is strace's, not the service's business
+    outside = sorted(used - allowed - {'execve'})
+    self.assertEqual(outside, [], 'system calls the unit filter refuses (EPERM)')
+
+    fams = set(re.findall(r'\bsocket\((AF_[A-Z0-9]+)', '\n'.join(lines)))
+    self.assertTrue(fams, 'no socket() calls seen')
+    self.assertEqual(fams - families, set(), 'address families outside '
+                     'RestrictAddressFamilies=')
+
+    state = os.path.abspath(state_dir)
+    cwd = os.path.abspath(cwd)
+    bad = []
+    writes = re.compile(r'\b(?:openat|open|creat)\((?:AT_FDCWD, )?"([^"]+)", ([A-Z_|]+)')
+    paths = re.compile(r'\b(?:rename|renameat2?|mkdir|mkdirat|unlink|unlinkat|rmdir)'
+                       r'\((?:AT_FDCWD|\d+), "([^"]+)"|\b(?:rename|mkdir|unlink|rmdir)'
+                       r'\("([^"]+)"')
+    for line in lines:
+        for p, flags in writes.findall(line):
+            full = os.path.normpath(os.path.join(cwd, p))
+            # libselinux (through GLib) reads /proc/filesystems to see whether
+            # SELinux is mounted; hidden, it reads as "no SELinux", which is harmless
+            if full.startswith('/proc/') and full != '/proc/filesystems' and \
+                    not re.match(r'/proc/(self|thread-self|\d+)(/|$)', full):
+                bad.append('outside ProcSubset=pid: ' + line)
+            if full.startswith('/dev/') and not re.match(
+                    r'/dev/(null|zero|full|u?random|tty|pts/|ptmx|shm/|log$)', full):
+                bad.append('not in PrivateDevices=: ' + line)
+            if re.match(r'/(home|root|run/user)(/|$)', full):
+                bad.append('hidden by ProtectHome=: ' + line)
+            if re.search(r'O_WRONLY|O_RDWR|O_CREAT', flags) and not (
+                    full.startswith(state + '/') or re.match(r'/(dev|proc)/', full)):
+                bad.append('written outside StateDirectory=: ' + line)
+        for a, b in paths.findall(line):
+            full = os.path.normpath(os.path.join(cwd, a or b))
+            if not full.startswith(state + '/') and full != state:
+                bad.append('changed outside StateDirectory=: ' + line)
+    self.assertEqual(bad, [])
+
+
 class TestUnitSecurity(BusTestCase):
 
     def test_exposure_rating_is_ok_or_better(self):
@@ -154,20 +244,7 @@ class TestUnitSecurity(BusTestCase):
         self.assertIn('no-such-ddrd', p.stdout + p.stderr)
 
     def test_daemon_stays_inside_the_sandbox(self):
-        with open(UNIT_IN) as f:
-            s = unit_settings(f.read())
-        groups = syscall_groups()
-        # the first line is an allow list; later lines add (name) or take away (~name)
-        allowed = set()
-        for v in s[('Service', 'SystemCallFilter')]:
-            names = set()
-            for g in v.lstrip('~').split():
-                names |= expand(g, groups)
-            if v.startswith('~'):
-                allowed -= names
-            else:
-                allowed |= names
-        families = set(s[('Service', 'RestrictAddressFamilies')][0].split())
+        allowed, families = sandbox_rules()
 
         notify = self.path('notify.sock')
         ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -179,23 +256,7 @@ class TestUnitSecurity(BusTestCase):
         os.environ['NOTIFY_SOCKET'] = notify
         self.addCleanup(os.environ.pop, 'NOTIFY_SOCKET', None)
 
-        class Traced(busrig.BusDaemon):
-            def command(self):
-                return [strace, '-f', '-qq', '-o', trace, '-e', 'signal=none'] + \
-                    super().command()
-
-            def traced_pid(self):
-                # signals go to the daemon, not to strace (which exits with its status)
-                with open('/proc/%d/task/%d/children' % (self.proc.pid, self.proc.pid)) as f:
-                    return int(f.read().split()[0])
-
-            def signal(self, sig):
-                os.kill(self.traced_pid(), sig)
-
-            def stop(self, expect=0, timeout=10.0):
-                if self.proc is not None and self.proc.poll() is None:
-                    self.signal(signal.SIGTERM)
-                return super().stop(expect, timeout)
+        Traced = traced(busrig.BusDaemon, trace)
 
         port = rig.free_port()
         cfg = rig.relay_config(self.unbound, self.ca, port)
@@ -219,7 +280,7 @@ class TestUnitSecurity(BusTestCase):
         self.assertEqual(rig.udp_query('127.0.0.1', port, 'blocked.example').rcode_name, 'NXDOMAIN')
         d.stop()
 
-        self.check_trace(trace, allowed, families, d.state_dir, d.dir)
+        check_trace(self, trace, allowed, families, d.state_dir, d.dir)
 
         # ExecStopPost= runs restore-dns in the same sandbox: nothing is steered here
         # (forwarding, no NetworkManager on this bus), so it only looks and says so
@@ -230,53 +291,7 @@ class TestUnitSecurity(BusTestCase):
                            env=dict(os.environ, LANGUAGE='C'), stdin=subprocess.DEVNULL)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertIn('Nothing to restore', p.stdout)
-        self.check_trace(trace2, allowed, families, d.state_dir, d.dir)
-
-    def check_trace(self, trace, allowed, families, state_dir, cwd):
-        """Everything in an strace -f log stays inside the unit's sandbox."""
-        with open(trace) as f:
-            lines = f.read().splitlines()
-        self.assertGreater(len(lines), 100)
-        rx = re.compile(r'^\d+\s+(?:<\.\.\. )?([a-z0-9_]+)(?:\(| resumed>)')
-        used = {m.group(1) for m in map(rx.match, lines) if m}
-        print('# system calls used: ' + ' '.join(sorted(used)))
-        # the exec of the daemon itself is strace's, not the service's business
-        outside = sorted(used - allowed - {'execve'})
-        self.assertEqual(outside, [], 'system calls the unit filter refuses (EPERM)')
-
-        fams = set(re.findall(r'\bsocket\((AF_[A-Z0-9]+)', '\n'.join(lines)))
-        self.assertTrue(fams, 'no socket() calls seen')
-        self.assertEqual(fams - families, set(), 'address families outside '
-                         'RestrictAddressFamilies=')
-
-        state = os.path.abspath(state_dir)
-        cwd = os.path.abspath(cwd)
-        bad = []
-        writes = re.compile(r'\b(?:openat|open|creat)\((?:AT_FDCWD, )?"([^"]+)", ([A-Z_|]+)')
-        paths = re.compile(r'\b(?:rename|renameat2?|mkdir|mkdirat|unlink|unlinkat|rmdir)'
-                           r'\((?:AT_FDCWD|\d+), "([^"]+)"|\b(?:rename|mkdir|unlink|rmdir)'
-                           r'\("([^"]+)"')
-        for line in lines:
-            for p, flags in writes.findall(line):
-                full = os.path.normpath(os.path.join(cwd, p))
-                # libselinux (through GLib) reads /proc/filesystems to see whether
-                # SELinux is mounted; hidden, it reads as "no SELinux", which is harmless
-                if full.startswith('/proc/') and full != '/proc/filesystems' and \
-                        not re.match(r'/proc/(self|thread-self|\d+)(/|$)', full):
-                    bad.append('outside ProcSubset=pid: ' + line)
-                if full.startswith('/dev/') and not re.match(
-                        r'/dev/(null|zero|full|u?random|tty|pts/|ptmx|shm/|log$)', full):
-                    bad.append('not in PrivateDevices=: ' + line)
-                if re.match(r'/(home|root|run/user)(/|$)', full):
-                    bad.append('hidden by ProtectHome=: ' + line)
-                if re.search(r'O_WRONLY|O_RDWR|O_CREAT', flags) and not (
-                        full.startswith(state + '/') or re.match(r'/(dev|proc)/', full)):
-                    bad.append('written outside StateDirectory=: ' + line)
-            for a, b in paths.findall(line):
-                full = os.path.normpath(os.path.join(cwd, a or b))
-                if not full.startswith(state + '/') and full != state:
-                    bad.append('changed outside StateDirectory=: ' + line)
-        self.assertEqual(bad, [])
+        check_trace(self, trace2, allowed, families, d.state_dir, d.dir)
 
 
 if __name__ == '__main__':
