@@ -80,6 +80,29 @@ class TestManPages(unittest.TestCase):
                 self.assertEqual((p.returncode, p.stderr), (0, ''))
                 self.assertIn('NAME', p.stdout)
 
+    def test_every_environment_variable_is_documented(self):
+        """Each THREATSTOP_DDR_* variable the code reads is in ENVIRONMENT of the page of
+        the binary that reads it (src/admin: the CLI; the rest: the daemon)."""
+        found = {}
+        for d, _, files in os.walk(os.path.join(SRC, 'src')):
+            for f in files:
+                if f.endswith('.c'):
+                    with open(os.path.join(d, f)) as fh:
+                        for var in re.findall(r'g_getenv \("(THREATSTOP_DDR_[A-Z_]+)"\)',
+                                              fh.read()):
+                            admin = os.sep + 'admin' in d
+                            steering = os.sep + 'steering' in d   # daemon and restore-dns
+                            found.setdefault(var, set()).add(
+                                'threatstop-ddr-admin.8' if admin else 'threatstop-ddrd.8')
+                            if steering:
+                                found[var].add('threatstop-ddrd.8')
+        self.assertIn('THREATSTOP_DDR_STEER_LINK', found)
+        for var, pages in sorted(found.items()):
+            for page in pages:
+                with self.subTest(var=var, page=page):
+                    env = render(page).split('\nENVIRONMENT\n', 1)[1].split('\nFILES\n')[0]
+                    self.assertRegex(env, r'(?m)^ {0,8}%s\b' % var)
+
     def test_pages_carry_the_project_version(self):
         with open(os.path.join(SRC, 'meson.build')) as f:
             version = re.search(r"version: '([^']+)'", f.read()).group(1)
