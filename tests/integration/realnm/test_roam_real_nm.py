@@ -15,10 +15,12 @@ The tests run in order on one world (NetworkManager starts once):
   4 the dispatcher script really reached the daemon (network_events);
   5 SIGKILL -> what systemd's ExecStopPost does (restore-dns) puts the network's
     server back within 1 s;
-  6 the world goes away without a trace.
+  6 a daemon SIGKILLed without restore-dns, restarted: protected again with one
+    owned profile; SIGTERM: the daemon itself gives the network's DNS back;
+  7 the world goes away without a trace.
 Reaction times go to TAP comments ("# reaction ...: N ms").
 
-Run alone:  meson test -C build --suite e2e --print-errorlogs test_roam_real_nm
+Run alone:  meson test -C build --print-errorlogs test_roam_real_nm     (about 10 s)
       or:   DDR_BUILD_DIR=build /usr/bin/python3 tests/integration/run.py \\
                 tests/integration/realnm/test_roam_real_nm.py
 Root only. DDR_KEEP_TMP=1 keeps the logs (NM, nm-dispatcher, daemon, peer)."""
@@ -120,6 +122,7 @@ class TestRoamRealNM(unittest.TestCase):
     world = None
     setup_error = None
     daemon = None
+    daemons = 0
     any_failed = False
     started = False
 
@@ -156,7 +159,8 @@ class TestRoamRealNM(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         try:
-            cls._teardown_world()
+            for e in cls._teardown_world():
+                sys.stderr.write('tear-down: %s\n' % e)
         except Exception:  # noqa: BLE001
             sys.stderr.write('tear-down failed:\n%s' % traceback.format_exc())
 
@@ -222,10 +226,11 @@ class TestRoamRealNM(unittest.TestCase):
     def statistics(self):
         return self.ddr().GetStatistics(dbus_interface=DDR_BUS)
 
-    def ensure_daemon(self):
-        """The daemon, started once (inside the machine, roaming on, NM backend)."""
+    def ensure_daemon(self, fresh=False):
+        """The daemon, started once (inside the machine, roaming on, NM backend);
+        fresh=True starts another one (the last one must be gone)."""
         cls = type(self)
-        if cls.daemon is not None:
+        if cls.daemon is not None and not fresh:
             if not cls.daemon.alive():
                 self.fail('threatstop-ddrd is not running any more (rc %s):\n%s'
                           % (cls.daemon.proc.returncode, cls.daemon.log()[-5000:]))
@@ -237,7 +242,12 @@ class TestRoamRealNM(unittest.TestCase):
             'dns-backend': 'networkmanager',
             'portal-probe-url': PORTAL_PROBE_URL,
         }
-        d = NetnsDaemon(self.w, self.binary, os.path.join(self.tmp, 'ddrd'), cfg, port=53)
+        cls.daemons += 1
+        name = 'ddrd' if cls.daemons == 1 else 'ddrd%d' % cls.daemons
+        d = NetnsDaemon(self.w, self.binary, os.path.join(self.tmp, name), cfg, port=53)
+        # one state directory for all, as the unit's StateDirectory= would be
+        d.state_dir = os.path.join(self.tmp, 'state')
+        os.makedirs(d.state_dir, exist_ok=True)
         cls.daemon = d
         cls.daemon_spawned = time.monotonic()
         d.spawn()
@@ -511,7 +521,37 @@ class TestRoamRealNM(unittest.TestCase):
                    what='the owned profile to be inactive')
         self.assertNetworkDNS('after SIGKILL')
 
-    def test_6_world_leaves_no_trace(self):
+    def test_6_restart_reconciles_then_sigterm_restores(self):
+        """A daemon killed without restore-dns leaves its profile active; the next
+        one starts from there, and a clean stop (SIGTERM) gives the DNS back."""
+        if self.daemon is None or not self.daemon.alive():
+            self.ensure_daemon(fresh=self.daemon is not None)
+        self.wait_state('protected', 30)
+        old = self.daemon
+        os.kill(old.pid(), signal.SIGKILL)
+        old.wait_exit()
+        d = self.ensure_daemon(fresh=True)
+        t = self.wait_state('protected', 30)
+        reaction('restart after SIGKILL -> State protected', (t - self.daemon_spawned) * 1000)
+        self.wait_servers([RELAY], 2, 'protected after the restart')
+        self.assertEqual(self.w.active_connection_ids().count(OWNED_ID), 1,
+                         self.w.active_connection_ids())
+        self.assertProtected('after the restart')
+        watch = ResolvWatch(self.w)
+        watch.start()
+        t0 = time.monotonic()
+        rc = d.stop(expect=0)
+        t_exit = time.monotonic()
+        watch.finish(2)
+        self.assertIsNotNone(watch.changed_at, 'resolv.conf did not change on SIGTERM')
+        self.assertEqual(watch.servers, [PEER_ADDR])
+        reaction('SIGTERM -> daemon exited (rc %d)' % rc, (t_exit - t0) * 1000)
+        reaction('SIGTERM -> resolv.conf has the network server', (watch.changed_at - t0) * 1000)
+        self.assertLess(watch.changed_at, t_exit, 'the daemon exited before the DNS came back')
+        self.assertNotIn(OWNED_ID, self.w.active_connection_ids())
+        self.assertNetworkDNS('after SIGTERM')
+
+    def test_7_world_leaves_no_trace(self):
         cls = type(self)
         holder_pid = self.w.holder.pid
         names = (self.w.ns, self.w.peer_ns)
