@@ -62,6 +62,12 @@ def reaction(what, ms):
     sys.stdout.flush()
 
 
+def _interrupt(*_):
+    # unittest records SystemExit as a test error and goes on; KeyboardInterrupt
+    # ends the run, and atexit then tears the world down
+    raise KeyboardInterrupt('SIGTERM')
+
+
 def admin_binary():
     path = os.path.join(rig.build_dir(), 'src', 'admin', 'threatstop-ddr-admin')
     if not os.access(path, os.X_OK):
@@ -133,7 +139,7 @@ class TestRoamRealNM(unittest.TestCase):
         # meson's timeout) tears the world down if test_6 does not get to.
         cls.started = True
         atexit.register(cls.tearDownClass)
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        signal.signal(signal.SIGTERM, _interrupt)
         cls.tmp = tempfile.mkdtemp(prefix='ddr-realnm-')
         cls.unbound = None
         cls.torn_down = False
