@@ -11,6 +11,7 @@ libcurl builds) and the TestRoamMore* classes in suite 'e2e'."""
 import http.client
 import re
 import signal
+import subprocess
 import time
 
 import dbus
@@ -19,6 +20,7 @@ import busrig
 import nmmock
 import rig
 import roamrig
+import test_dispatcher
 from roamrig import (DOH_EXAMPLE_COM, LOGIN_URL, NETWORK_ANSWERS, VPN_ANSWERS,
                      VPN_DNS, VPN_UUID, WIFI_ID, WIFI_UUID, RoamTestCase, reaction)
 
@@ -145,9 +147,14 @@ class TestRoamCorePortal(RoamTestCase):
         self.portal.mode = 'full'
         n0 = self.statistics()['network_events']
         t0 = time.monotonic()
-        self.iface().NotifyNetworkEvent('connectivity-change', '',
-                                        {'CONNECTIVITY_STATE': 'FULL',
-                                         'NM_DISPATCHER_ACTION': 'connectivity-change'})
+        # the real hook, run the way nm-dispatcher runs it
+        p = subprocess.run([test_dispatcher.SCRIPT, '', 'connectivity-change'],
+                           env={'PATH': test_dispatcher.PATH,
+                                'DBUS_SYSTEM_BUS_ADDRESS': self.bus_rig.address,
+                                'CONNECTIVITY_STATE': 'FULL',
+                                'NM_DISPATCHER_ACTION': 'connectivity-change'},
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, '', ''))
         t = self.wait_state('protected', t0)
         reaction('portal->protected(dispatcher)', t0, t)
         self.wait_steering(True)
@@ -339,13 +346,15 @@ class TestRoamMoreSplitDns(RoamTestCase):
     def test_split_dns_while_protected(self):
         self.nm.add_vpn(id='CorpVPN', uuid=VPN_UUID, iface='tun0', servers=[VPN_DNS],
                         domains=['corp.example'])
-        self.start_roam_daemon(wait_state='protected')
+        self.netdns.answers['nas.office.lan'] = '192.168.77.52'
+        self.netdns.answers['nas.branch.example'] = '192.168.77.53'
+        self.start_roam_daemon(wait_state='protected', local_domains='branch.example')
         self.wait_steering(True)
-        for name in ('printer', 'printer.home.arpa'):
+        for name in ('printer', 'printer.home.arpa', 'nas.office.lan', 'nas.branch.example'):
             with self.subTest(name=name):
                 m = self.relay(name)
                 self.assertIsNotNone(m, name)
-                self.assertEqual(m.values('A'), [NETWORK_ANSWERS[name]], name)
+                self.assertEqual(m.values('A'), [self.netdns.answers[name]], name)
                 self.assertIn(name, self.netdns.queries())
         m = self.relay('intranet.corp.example')
         self.assertIsNotNone(m)
@@ -422,6 +431,45 @@ class TestRoamCoreCrash(RoamTestCase):
         d.stop()
         self.assertFalse(self.nm.steering_active())
         self.assertIsNone(self.nm.own_profile())
+
+
+class TestRoamMoreChanges(RoamTestCase):
+
+    def test_nm_restart_while_protected(self):
+        """NM restarts (it forgets in-memory profiles): the daemon steers again."""
+        self.start_roam_daemon(wait_state='protected')
+        self.wait_steering(True)
+        t0 = time.monotonic()
+        self.nm.restart()
+        t = self.wait_state('protected', t0, 15)
+        self.wait_steering(True, 10)
+        reaction('NM restart->protected', t0, t)
+        # NM's absence was noticed (the profile had gone with it)
+        self.assertNotEqual(self.watch.history(t0).split(' -> ')[0].split('@')[0],
+                            'protected', self.watch.history(t0))
+        print('# NM restart: %s' % self.watch.history(t0), flush=True)
+        self.assertIsNotNone(self.nm.own_profile())
+        self.steady()
+
+    def test_reload_into_trusted(self):
+        """trusted-networks added to the file + Reload(): the daemon stands down;
+        removed again + SIGHUP: protected again."""
+        self.allow(busrig.POLKIT_CONFIGURE)
+        d, _ = self.start_roam_daemon(wait_state='protected')
+        d.config['roaming']['trusted-networks'] = WIFI_UUID
+        d.write_config()
+        t0 = time.monotonic()
+        self.iface().Reload()
+        t = self.wait_state('trusted', t0)
+        reaction('protected->trusted(Reload)', t0, t)
+        self.wait_steering(False)
+        del d.config['roaming']['trusted-networks']
+        d.write_config()
+        t0 = time.monotonic()
+        d.signal(signal.SIGHUP)
+        t = self.wait_state('protected', t0)
+        reaction('trusted->protected(SIGHUP)', t0, t)
+        self.wait_steering(True)
 
 
 class TestRoamMoreNoNM(RoamTestCase):
