@@ -255,16 +255,26 @@ class TestPackaging(unittest.TestCase):
         self.assertFalse(os.path.lexists(os.path.join(
             root, 'etc/systemd/system/multi-user.target.wants/threatstop-ddr.service')))
 
-        # what the daemon and the CLI leave behind at run time, for purge to remove
+        # the admin's install inside the root (--root=/ there: files only, no service,
+        # no probe), and what the daemon leaves behind at run time
+        p = self.in_root(root, upper, 'chroot %s /usr/bin/threatstop-ddr-admin --action=install '
+                         '--root=/ --listen=127.0.0.1 --url=https://doh.example/dns-query '
+                         '--check-domain=check.example --yes\n' % root)
+        self.assertTrue(os.path.isfile(os.path.join(root, 'etc/threatstop-ddr/install.state')),
+                        p.stdout + p.stderr)
+        with open(os.path.join(root, 'etc/threatstop-ddr/ddr.conf')) as f:
+            self.assertIn('https://doh.example/dns-query', f.read())
         os.makedirs(os.path.join(root, 'var/lib/threatstop-ddr'))
         with open(os.path.join(root, 'var/lib/threatstop-ddr/last-good-doh.example'), 'w') as f:
             f.write('192.0.2.1\n')
-        with open(os.path.join(root, 'etc/threatstop-ddr/install.state'), 'w') as f:
-            f.write('[install]\n')
-        with open(os.path.join(root, 'etc/threatstop-ddr/ddr.conf'), 'a') as f:
-            f.write('# edited by the admin\n')
 
-        self.in_root(root, upper, '%s -r %s\n' % (self.dpkg(root), PKG))
+        # remove: prerm runs the admin's uninstall (install.state is there)
+        p = self.in_root(root, upper, '%s -r %s\n' % (self.dpkg(root), PKG))
+        print('# remove:')
+        for line in (p.stdout + p.stderr).splitlines():
+            print('#   ' + line)
+        self.assertFalse(os.path.exists(os.path.join(root, 'etc/threatstop-ddr/install.state')),
+                         'prerm did not run the uninstall')
         self.assertFalse(os.path.exists(os.path.join(upper, 'sbin', 'threatstop-ddrd')))
         self.assertTrue(os.path.isfile(os.path.join(root, 'etc/threatstop-ddr/ddr.conf')),
                         'remove keeps the conffile')
