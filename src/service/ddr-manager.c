@@ -12,6 +12,7 @@
 #include "ddr-relay.h"
 #include "ddr-roam-controller.h"
 #include "ddr-sd-notify.h"
+#include "ddr-steer.h"
 #include "ddr-stats-variant.h"
 
 /* The longest pause Pause() accepts: one week. */
@@ -312,6 +313,12 @@ ddr_manager_network_event (DdrManager *self, const char *action, const char *ifa
 {
   g_return_if_fail (DDR_IS_MANAGER (self));
 
+  /* Our own steering link coming and going is no news about the network. */
+  if (iface && g_str_has_prefix (iface, DDR_STEER_IFACE))
+    {
+      g_debug ("network event %s on our own %s: ignored", action, iface);
+      return;
+    }
   g_info ("network event %s on %s (%u variables)", action,
           iface && *iface ? iface : "(no interface)", n_env);
   /* Counts network_events, flushes the cache, drops upstream connections (they may

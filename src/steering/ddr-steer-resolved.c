@@ -339,6 +339,8 @@ delete_link (GError **error)
     return FALSE;
   if (!g_spawn_check_wait_status (status, NULL))
     {
+      if (if_nametoindex (DDR_STEER_IFACE) == 0)
+        return TRUE;   /* gone meanwhile (NM removes its own links): what we wanted */
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "ip link del %s: %s", DDR_STEER_IFACE,
                    g_strstrip (err));
       return FALSE;
@@ -359,8 +361,12 @@ ddr_steer_resolved_restore (GDBusConnection *bus, const char *state_dir, GString
     return FALSE;
   recorded = g_key_file_has_group (record, GROUP);
   created = g_key_file_get_boolean (record, GROUP, "created", NULL);
-  if (ifindex && !recorded && link_has_our_address ())
-    created = recorded = TRUE;   /* ours by name and address; the record was lost */
+  /* Ours by name and address when the record was lost; but while NetworkManager
+   * runs, a ddr0 with our address is the NM profile's link (being torn down by
+   * the NM restore just before this), not ours to delete. */
+  if (ifindex && !recorded && link_has_our_address ()
+      && !ddr_steer_bus_has_owner (bus, "org.freedesktop.NetworkManager"))
+    created = recorded = TRUE;
 
   if (ifindex && recorded && ddr_steer_bus_has_owner (bus, DDR_RESOLVED_BUS_NAME))
     {
