@@ -232,12 +232,15 @@ class PortalResponder:
 
     def __init__(self, addr, mode='full'):
         self.mode = mode
+        self.delay = 0.0      # seconds before answering (a slow portal)
         self.requests = []
         rig_self = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 rig_self.requests.append((self.headers.get('Host', ''), self.path))
+                if rig_self.delay:
+                    time.sleep(rig_self.delay)
                 if rig_self.mode == 'portal':
                     self.send_response(302)
                     self.send_header('Location', LOGIN_URL)
