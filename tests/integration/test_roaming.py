@@ -451,6 +451,41 @@ class TestRoamMoreChanges(RoamTestCase):
         self.assertIsNotNone(self.nm.own_profile())
         self.steady()
 
+    def test_roam_to_another_network(self):
+        """From the hotel Wi-Fi to a wired office network without a gap: the daemon
+        follows (Network, probes again) and never re-activates its profile."""
+        self.start_roam_daemon(wait_state='protected')
+        t0 = time.monotonic()
+        self.nm.set_network(id='OfficeLAN', uuid='5f0c4b0e-3333-4a6b-9a39-000000000003',
+                            iface='eth0', type='802-3-ethernet', servers=[roamrig.NETWORK_DNS],
+                            connectivity='FULL')
+        self.nm.remove_network(WIFI_UUID)
+        self.nm.set_connectivity('FULL')
+        rig.wait_until(lambda: self.prop('Network') == 'OfficeLAN', 5, what='Network = OfficeLAN')
+        t = self.wait_state('protected', t0)
+        reaction('roam hotel->office', t0, t)
+        self.wait_steering(True)
+        self.steady()
+        self.assertNoReactivation()
+
+    def test_vpn_comes_up_while_protected(self):
+        """A VPN connects: its domain goes to its DNS from then on."""
+        self.start_roam_daemon(wait_state='protected')
+        m = self.relay('intranet.corp.example')
+        self.assertEqual(m.values('A'), [], 'the VPN domain before the VPN: the service')
+        t0 = time.monotonic()
+        self.nm.add_vpn(id='CorpVPN', uuid=VPN_UUID, iface='tun0', servers=[VPN_DNS],
+                        domains=['corp.example'])
+
+        def via_vpn():
+            m = self.relay('intranet.corp.example')
+            return m is not None and m.values('A') == [VPN_ANSWERS['intranet.corp.example']]
+        rig.wait_until(via_vpn, 5, interval=0.01, what='the VPN domain to go to the VPN DNS')
+        roamrig.note('VPN up->its domain routed', int((time.monotonic() - t0) * 1000))
+        self.assertIn('intranet.corp.example', self.vpndns.queries())
+        self.assertEqual(self.state(), 'protected')
+        self.assertTrue(self.nm.steering_active())
+
     def test_reload_into_trusted(self):
         """trusted-networks added to the file + Reload(): the daemon stands down;
         removed again + SIGHUP: protected again."""
