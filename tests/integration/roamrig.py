@@ -116,7 +116,12 @@ def enter_private_world():
                              % socket.if_nameindex())
     rig._run([rig.tool('ip'), 'link', 'set', 'lo', 'up'])
     tmpdir = tempfile.mkdtemp(prefix='ddr-roam-world-')
-    atexit.register(shutil.rmtree, tmpdir, True)
+
+    def remove_world():
+        # the file is a mount point in our namespace: unmount, then it can go
+        subprocess.run([rig.tool('umount'), '/etc/resolv.conf'], capture_output=True)
+        shutil.rmtree(tmpdir, True)
+    atexit.register(remove_world)
     _world['resolv.conf'] = os.path.join(tmpdir, 'resolv.conf')
     write_resolv_conf('127.0.0.1')
     rig._run([rig.tool('mount'), '--bind', _world['resolv.conf'], '/etc/resolv.conf'])
