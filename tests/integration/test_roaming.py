@@ -173,6 +173,21 @@ class TestRoamCorePortal(RoamTestCase):
         self.assertFalse(self.nm.steering_active())
 
 
+class TestRoamCorePortalFirst(RoamTestCase):
+
+    def test_no_steering_before_the_portal_verdict(self):
+        """DESIGN.md: on a network change the portal check comes first; while a portal
+        is in the way the system keeps the network's DNS. A portal that answers
+        slower (0.5 s) than the DoH service must not get the system steered at all."""
+        self.portal.mode = 'portal'
+        self.portal.delay = 0.5
+        self.start_roam_daemon(wait_state='portal')
+        self.wait_steering(False)
+        self.steady()
+        self.assertEqual([a for _, _, a in self.nm.calls('ActivateConnection')], [],
+                         'the owned profile was activated before the portal verdict')
+
+
 class TestRoamCoreService(RoamTestCase):
 
     def stop_upstream_and_notice(self):
