@@ -228,6 +228,7 @@ on_portal_done (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!self)
     return;
   self->portal_running = FALSE;
+  self->facts.portal_checked = TRUE;
   was = self->facts.portal_seen;
   self->facts.portal_seen = r == DDR_PORTAL_DETECTED;
   g_debug ("portal probe: %s", detail ? detail : "(no detail)");
@@ -375,6 +376,7 @@ ddr_roam_checks_start (DdrRoamController *self)
   ddr_roam_checks_reset (self);
   self->checks = g_cancellable_new ();
   self->facts.portal_seen = FALSE;
+  self->facts.portal_checked = !self->config.portal_probe_url || !*self->config.portal_probe_url;
   self->facts.service = DDR_CHECK_UNKNOWN;
   self->facts.canary = DDR_CHECK_UNKNOWN;
   self->facts.network_protected = DDR_CHECK_UNKNOWN;

@@ -224,12 +224,20 @@ network_key (const DdrNetSnapshot *s)
                           s->connectivity, servers);
 }
 
+/* Steering through NetworkManager: its absence is a restart to wait out, not a
+ * reason to stop roaming. */
+static gboolean
+steers_through_nm (const DdrRoamController *self)
+{
+  return self->steer && g_str_equal (ddr_steer_get_backend (self->steer), "networkmanager");
+}
+
 static gboolean
 roaming_on (const DdrRoamController *self, const DdrNetSnapshot *s)
 {
   if (g_str_equal (self->config.enabled, "false"))
     return FALSE;
-  return g_str_equal (self->config.enabled, "true") || s->nm_running;
+  return g_str_equal (self->config.enabled, "true") || s->nm_running || steers_through_nm (self);
 }
 
 static void
@@ -272,6 +280,7 @@ on_network_changed (DdrNmMonitor *monitor, gpointer user_data)
 
   self->facts.ready = TRUE;
   self->facts.roaming = roaming_on (self, s);
+  self->facts.nm_lost = !s->nm_running && steers_through_nm (self);
   self->facts.have_network = s->nm_running ? s->have_primary : TRUE;
   self->facts.connectivity = s->nm_running ? s->connectivity : DDR_CONNECTIVITY_UNKNOWN;
   self->facts.trusted_network = is_trusted (self, s);

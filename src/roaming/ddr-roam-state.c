@@ -42,7 +42,7 @@ ddr_roam_decide (const DdrRoamFacts *f)
     return decision (DDR_ROAM_STARTING, FALSE);
   if (f->paused)
     return decision (DDR_ROAM_PAUSED, FALSE);
-  if (!f->have_network || f->connectivity == DDR_CONNECTIVITY_NONE)
+  if (f->nm_lost || !f->have_network || f->connectivity == DDR_CONNECTIVITY_NONE)
     return decision (DDR_ROAM_OFFLINE, FALSE);
   if (f->trusted_network)
     return decision (DDR_ROAM_TRUSTED, FALSE);
@@ -56,6 +56,9 @@ ddr_roam_decide (const DdrRoamFacts *f)
       if (f->network_protected == DDR_CHECK_UNKNOWN && f->service != DDR_CHECK_FAILED)
         return decision (DDR_ROAM_PROBING, FALSE);
     }
+  /* Never steer before the portal verdict: a login page needs the network's DNS. */
+  if (!f->portal_checked)
+    return decision (DDR_ROAM_PROBING, FALSE);
   switch (f->service)
     {
     case DDR_CHECK_OK:
@@ -103,6 +106,8 @@ ddr_roam_reason (const DdrRoamFacts *f, DdrRoamState state, const char *network)
     case DDR_ROAM_PAUSED:
       return g_strdup ("Protection is paused by an administrator; the system uses the network's own DNS.");
     case DDR_ROAM_OFFLINE:
+      if (f->nm_lost)
+        return g_strdup ("NetworkManager is not running; waiting for it to come back.");
       return g_strdup ("There is no network connection.");
     case DDR_ROAM_TRUSTED:
       if (f->trusted_network)

@@ -29,8 +29,10 @@ typedef struct {
   gboolean roaming;          /* FALSE: forwarder (roaming off, or NM absent with enabled=auto) */
   gboolean ready;            /* the first look at the network is done */
   gboolean paused;
+  gboolean nm_lost;          /* NetworkManager went away (a restart): wait for it */
   gboolean have_network;     /* a primary connection (or no NM to ask and enabled=true) */
   guint    connectivity;     /* DdrConnectivity of the primary device */
+  gboolean portal_checked;   /* our own probe has answered for this network (or there is none) */
   gboolean portal_seen;      /* our own probe was redirected or answered wrongly */
   gboolean trusted_network;  /* its UUID or id is in trusted-networks */
   gboolean trust_protected;  /* trust-protected-networks=true */

@@ -10,7 +10,7 @@ base (void)
 {
   return (DdrRoamFacts) {
     .roaming = TRUE, .ready = TRUE, .have_network = TRUE,
-    .connectivity = DDR_CONNECTIVITY_FULL,
+    .connectivity = DDR_CONNECTIVITY_FULL, .portal_checked = TRUE,
     .service = DDR_CHECK_OK, .canary = DDR_CHECK_OK,
   };
 }
@@ -176,6 +176,35 @@ test_unreachable (void)
 }
 
 static void
+test_portal_verdict_first (void)
+{
+  DdrRoamFacts f = base ();
+
+  /* The service answered first: still no steering until our portal probe has. */
+  f.portal_checked = FALSE;
+  f.canary = DDR_CHECK_UNKNOWN;
+  expect (&f, DDR_ROAM_PROBING, FALSE);
+  f.service = DDR_CHECK_FAILED;
+  f.block = TRUE;
+  expect (&f, DDR_ROAM_PROBING, FALSE);
+  /* NM's own verdict does not wait for ours. */
+  f.connectivity = DDR_CONNECTIVITY_PORTAL;
+  expect (&f, DDR_ROAM_PORTAL, FALSE);
+}
+
+static void
+test_nm_lost (void)
+{
+  DdrRoamFacts f = base ();
+  g_autofree char *reason = NULL;
+
+  f.nm_lost = TRUE;
+  expect (&f, DDR_ROAM_OFFLINE, FALSE);
+  reason = ddr_roam_reason (&f, DDR_ROAM_OFFLINE, NULL);
+  g_assert_nonnull (strstr (reason, "NetworkManager"));
+}
+
+static void
 test_names (void)
 {
   g_assert_cmpstr (ddr_roam_state_to_string (DDR_ROAM_STARTING), ==, "starting");
@@ -203,6 +232,8 @@ main (int argc, char **argv)
   g_test_add_func ("/roam-state/portal", test_portal);
   g_test_add_func ("/roam-state/probing", test_probing);
   g_test_add_func ("/roam-state/unreachable", test_unreachable);
+  g_test_add_func ("/roam-state/portal-verdict-first", test_portal_verdict_first);
+  g_test_add_func ("/roam-state/nm-lost", test_nm_lost);
   g_test_add_func ("/roam-state/names", test_names);
   return g_test_run ();
 }
