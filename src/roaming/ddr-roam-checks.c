@@ -374,6 +374,9 @@ void
 ddr_roam_checks_start (DdrRoamController *self)
 {
   ddr_roam_checks_reset (self);
+  /* A forwarder probes nothing: no portal probe, no traffic but its clients'. */
+  if (!self->facts.roaming)
+    return;
   self->checks = g_cancellable_new ();
   self->facts.portal_seen = FALSE;
   self->facts.portal_checked = !self->config.portal_probe_url || !*self->config.portal_probe_url;
@@ -390,6 +393,8 @@ ddr_roam_checks_start (DdrRoamController *self)
 void
 ddr_roam_checks_reprobe (DdrRoamController *self)
 {
+  if (!self->facts.roaming || !self->facts.ready)
+    return;
   if (!self->checks)
     {
       ddr_roam_checks_start (self);

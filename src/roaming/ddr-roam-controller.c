@@ -286,7 +286,9 @@ on_network_changed (DdrNmMonitor *monitor, gpointer user_data)
   self->facts.trusted_network = is_trusted (self, s);
   ensure_steer (self);
   ddr_roam_apply_routes (self);
-  if (fresh && self->facts.roaming)
+  if (!self->facts.roaming)
+    ddr_roam_checks_reset (self);
+  else if (fresh)
     {
       g_info ("network: %s, connectivity %u", s->have_primary ? s->primary.id : "(none)",
               s->connectivity);

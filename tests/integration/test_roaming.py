@@ -407,6 +407,26 @@ class TestRoamMoreSleep(RoamTestCase):
 
 class TestRoamCoreCrash(RoamTestCase):
 
+    def test_stop_with_checks_in_flight(self):
+        """SIGTERM while the portal probe (a slow portal), the service probe and the
+        canary are in flight, at start, after Reprobe and after a dispatcher event:
+        a clean exit 0 each time and nothing left steered (a stop once crashed with
+        checks pending)."""
+        for moment in ('start', 'reprobe', 'event'):
+            self.portal.delay = 0.0
+            d, _ = self.start_roam_daemon(name='ddrd-' + moment,
+                                          wait_state=None if moment == 'start' else 'protected')
+            self.portal.delay = 3.0
+            if moment == 'reprobe':
+                self.iface().Reprobe()
+            elif moment == 'event':
+                self.iface().NotifyNetworkEvent('up', 'wlan0', {'CONNECTION_ID': WIFI_ID})
+            time.sleep(0.05)
+            self.assertEqual(d.stop(), 0, moment)
+            self.assertFalse(self.nm.steering_active(), moment)
+        self.portal.delay = 0.0
+
+
     def test_sigkill_then_restore_dns(self):
         d, _ = self.start_roam_daemon(wait_state='protected')
         self.wait_steering(True)
