@@ -28,7 +28,8 @@ nm_call (GDBusConnection *bus, const char *path, const char *iface, const char *
   return reply;
 }
 
-/* Deactivate every active connection of the owned profile (matched by UUID or id). */
+/* Deactivate every active connection of the owned profiles (matched by either UUID or
+ * the id): the anchor and the bound activation (NM then deletes that volatile one). */
 static gboolean
 deactivate_ours (GDBusConnection *bus, GString *report, GError **error)
 {
@@ -57,7 +58,8 @@ deactivate_ours (GDBusConnection *bus, GString *report, GError **error)
       g_variant_get (props_reply, "(@a{sv})", &props);
       g_variant_lookup (props, "Uuid", "&s", &uuid);
       g_variant_lookup (props, "Id", "&s", &id);
-      if (g_strcmp0 (uuid, DDR_STEER_NM_UUID) != 0 && g_strcmp0 (id, DDR_STEER_NM_ID) != 0)
+      if (g_strcmp0 (uuid, DDR_STEER_NM_UUID) != 0 && g_strcmp0 (uuid, DDR_STEER_NM_BOUND_UUID) != 0
+          && g_strcmp0 (id, DDR_STEER_NM_ID) != 0)
         continue;
       done = nm_call (bus, NM_PATH, NM_IFACE, "DeactivateConnection",
                       g_variant_new ("(o)", paths[i]), "()", &local);
@@ -76,7 +78,7 @@ deactivate_ours (GDBusConnection *bus, GString *report, GError **error)
   return TRUE;
 }
 
-/* Delete every profile with the owned UUID or id (a stale one may have either). */
+/* Delete every profile with an owned UUID or the id (a stale one may have either). */
 static gboolean
 delete_ours (GDBusConnection *bus, GString *report, GError **error)
 {
@@ -106,9 +108,11 @@ delete_ours (GDBusConnection *bus, GString *report, GError **error)
         continue;
       g_variant_lookup (conn, "uuid", "&s", &uuid);
       g_variant_lookup (conn, "id", "&s", &id);
-      if (g_strcmp0 (uuid, DDR_STEER_NM_UUID) != 0 && g_strcmp0 (id, DDR_STEER_NM_ID) != 0)
+      if (!ddr_steer_nm_settings_are_ours (all))
         continue;
       done = nm_call (bus, paths[i], CONNECTION_IFACE, "Delete", NULL, "()", &local);
+      if (!done && ddr_steer_nm_error_vanished (local))
+        continue;   /* the volatile bound profile, deleted by NM after the deactivation */
       if (!done)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,

@@ -1,7 +1,6 @@
-/* The networkmanager backend: one owned in-memory NM profile (ddr0) over raw GDBus; active = on. */
+/* The networkmanager backend: owned in-memory NM profiles on ddr0 over raw GDBus. On =
+ * the bound activation (or, without bind-activation, the anchor with DNS) is active. */
 #define G_LOG_DOMAIN "ddr-steer"
-
-#include <arpa/inet.h>
 
 #include "ddr-steer-private.h"
 
@@ -14,17 +13,29 @@
 #define PROPS_IFACE       "org.freedesktop.DBus.Properties"
 /* NMSettingsAddConnection2Flags: IN_MEMORY | BLOCK_AUTOCONNECT (steer.md §2.2). */
 #define ADD_FLAGS         0x22
+/* NMSettingsUpdate2Flags: IN_MEMORY (never write the profile to disk, steer.md §2.1). */
+#define UPDATE_IN_MEMORY  0x2
 #define CALL_TIMEOUT_MS   15000
 /* NMActiveConnectionState: ACTIVATING, ACTIVATED count as on. */
 #define AC_ACTIVATING     1
 #define AC_ACTIVATED      2
 
+/* Does this NM have AddAndActivateConnection2 with bind-activation (probed once)? */
+typedef enum {
+  BIND_UNKNOWN,
+  BIND_YES,
+  BIND_NO,
+} BindState;
+
 struct _DdrSteerNm {
   DdrSteerBackend parent;
   GDBusConnection *bus;
   DdrSteerLinkType link;
-  char *profile;        /* settings path of the owned profile; NULL = not known */
-  char *active;         /* its active connection; NULL = none known */
+  char *profile;        /* settings path of the anchor; NULL = not known */
+  char *active;         /* the anchor's active connection; NULL = none known */
+  char *bound;          /* the bound activation's active connection; NULL = none known */
+  gboolean anchor_dns;  /* the anchor's settings steer DNS (dummy, or the plain path) */
+  BindState bind;
   gboolean cleaned;     /* stale profiles removed (first use in this process) */
   guint watch_id;
   guint removed_id;
@@ -35,94 +46,16 @@ G_DEFINE_FINAL_TYPE (DdrSteerNm, ddr_steer_nm, DDR_TYPE_STEER_BACKEND)
 /* One set call walking the steps below; paths is the list being walked. */
 typedef struct {
   gboolean on;
+  gboolean absent;      /* the anchor is known not to exist (just cleaned up) */
   char **paths;
   guint i;
-  GPtrArray *doomed;    /* stale profiles to delete */
 } Op;
 
 static void
 op_free (Op *op)
 {
   g_strfreev (op->paths);
-  g_ptr_array_unref (op->doomed);
   g_free (op);
-}
-
-static GVariant *
-profile_settings (DdrSteerLinkType link)
-{
-  GVariantBuilder all, s, addr, addrs, dns, search;
-  struct in_addr lo;
-
-  inet_pton (AF_INET, "127.0.0.1", &lo);
-  g_variant_builder_init (&all, G_VARIANT_TYPE ("a{sa{sv}}"));
-
-  g_variant_builder_init (&s, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&s, "{sv}", "id", g_variant_new_string (DDR_STEER_NM_ID));
-  g_variant_builder_add (&s, "{sv}", "uuid", g_variant_new_string (DDR_STEER_NM_UUID));
-  g_variant_builder_add (&s, "{sv}", "type",
-                         g_variant_new_string (link == DDR_STEER_LINK_VETH ? "veth" : "dummy"));
-  g_variant_builder_add (&s, "{sv}", "interface-name", g_variant_new_string (DDR_STEER_IFACE));
-  g_variant_builder_add (&s, "{sv}", "autoconnect", g_variant_new_boolean (FALSE));
-  g_variant_builder_add (&all, "{sa{sv}}", "connection", &s);
-
-  g_variant_builder_init (&s, G_VARIANT_TYPE_VARDICT);
-  if (link == DDR_STEER_LINK_VETH)
-    g_variant_builder_add (&s, "{sv}", "peer", g_variant_new_string (DDR_STEER_VETH_PEER));
-  g_variant_builder_add (&all, "{sa{sv}}", link == DDR_STEER_LINK_VETH ? "veth" : "dummy", &s);
-
-  g_variant_builder_init (&addr, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&addr, "{sv}", "address", g_variant_new_string (DDR_STEER_ADDRESS));
-  g_variant_builder_add (&addr, "{sv}", "prefix", g_variant_new_uint32 (32));
-  g_variant_builder_init (&addrs, G_VARIANT_TYPE ("aa{sv}"));
-  g_variant_builder_add_value (&addrs, g_variant_builder_end (&addr));
-  /* ipv4.dns is "au": addresses in network byte order. */
-  g_variant_builder_init (&dns, G_VARIANT_TYPE ("au"));
-  g_variant_builder_add (&dns, "u", (guint32) lo.s_addr);
-  g_variant_builder_init (&search, G_VARIANT_TYPE ("as"));
-  g_variant_builder_add (&search, "s", "~.");
-  g_variant_builder_init (&s, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&s, "{sv}", "method", g_variant_new_string ("manual"));
-  g_variant_builder_add (&s, "{sv}", "address-data", g_variant_builder_end (&addrs));
-  g_variant_builder_add (&s, "{sv}", "never-default", g_variant_new_boolean (TRUE));
-  g_variant_builder_add (&s, "{sv}", "dns", g_variant_builder_end (&dns));
-  g_variant_builder_add (&s, "{sv}", "dns-search", g_variant_builder_end (&search));
-  /* Negative: the only priority that keeps the network's servers out in every NM
-   * DNS mode (DESIGN.md, "How system DNS is steered"). */
-  g_variant_builder_add (&s, "{sv}", "dns-priority", g_variant_new_int32 (-500));
-  g_variant_builder_add (&all, "{sa{sv}}", "ipv4", &s);
-
-  g_variant_builder_init (&s, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&s, "{sv}", "method", g_variant_new_string ("disabled"));
-  g_variant_builder_add (&all, "{sa{sv}}", "ipv6", &s);
-  return g_variant_builder_end (&all);
-}
-
-/* Is this a{sa{sv}} one of ours (by UUID or by id)? */
-static gboolean
-settings_are_ours (GVariant *settings)
-{
-  g_autoptr(GVariant) conn = g_variant_lookup_value (settings, "connection",
-                                                    G_VARIANT_TYPE_VARDICT);
-  const char *uuid = NULL, *id = NULL;
-
-  if (!conn)
-    return FALSE;
-  g_variant_lookup (conn, "uuid", "&s", &uuid);
-  g_variant_lookup (conn, "id", "&s", &id);
-  return g_strcmp0 (uuid, DDR_STEER_NM_UUID) == 0 || g_strcmp0 (id, DDR_STEER_NM_ID) == 0;
-}
-
-static gboolean
-active_is_ours (GVariant *props)
-{
-  const char *uuid = NULL;
-  guint32 state = 0;
-
-  g_variant_lookup (props, "Uuid", "&s", &uuid);
-  g_variant_lookup (props, "State", "u", &state);
-  return g_strcmp0 (uuid, DDR_STEER_NM_UUID) == 0
-         && (state == AC_ACTIVATING || state == AC_ACTIVATED);
 }
 
 static void
@@ -134,6 +67,16 @@ call (GTask *task, const char *path, const char *iface, const char *method, GVar
   g_dbus_connection_call (self->bus, DDR_NM_BUS_NAME, path, iface, method, params,
                           G_VARIANT_TYPE (reply_type), G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
                           g_task_get_cancellable (task), cb, task);
+}
+
+static void
+finish (GTask *task, GError *error)
+{
+  if (error)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
 }
 
 /* The reply, or NULL after the task was finished with the error. */
@@ -150,15 +93,15 @@ reply_or_return (GObject *source, GAsyncResult *result, GTask *task, const char 
           g_dbus_error_strip_remote_error (error);
           g_prefix_error (&error, "NetworkManager %s: ", what);
         }
-      g_task_return_error (task, error);
-      g_object_unref (task);
+      finish (task, error);
     }
   return reply;
 }
 
 static void scan_active (GTask *task);
-static void get_next_settings (GTask *task);
-static void delete_next (GTask *task);
+static void switch_state (GTask *task);
+static void plain_activate (GTask *task);
+static void prepare (GTask *task);
 
 static void
 switched_cb (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -178,37 +121,124 @@ switched_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       g_dbus_error_strip_remote_error (error);
       g_prefix_error (&error, "NetworkManager %s: ",
                       op->on ? "ActivateConnection" : "DeactivateConnection");
-      g_task_return_error (task, error);
-      g_object_unref (task);
+      finish (task, error);
       return;
     }
-  g_clear_pointer (&self->active, g_free);
   if (op->on)
-    g_variant_get (reply, "(o)", &self->active);
-  g_info ("NetworkManager profile %s %s (%s)", DDR_STEER_NM_ID,
-          op->on ? "activated" : "deactivated", self->active ? self->active : "-");
-  g_task_return_boolean (task, TRUE);
-  g_object_unref (task);
+    {
+      g_clear_pointer (&self->active, g_free);
+      g_variant_get (reply, "(o)", &self->active);
+      g_info ("NetworkManager profile %s activated (%s)", DDR_STEER_NM_ID, self->active);
+      /* The anchor was only the link holder (veth): now bind the steering to it. */
+      if (!self->anchor_dns)
+        {
+          switch_state (task);
+          return;
+        }
+    }
+  else
+    {
+      g_info ("NetworkManager profile %s deactivated (%s)", DDR_STEER_NM_ID,
+              self->bound ? self->bound : self->active);
+      /* NM deletes the volatile bound profile itself; the anchor stays for the next on. */
+      if (self->bound)
+        g_clear_pointer (&self->bound, g_free);
+      else
+        g_clear_pointer (&self->active, g_free);
+      switch_state (task);
+      return;
+    }
+  finish (task, NULL);
 }
 
-/* Never re-activate an active profile: that opens a 10-25 ms leak (steer.md §1.4). */
+static void
+bound_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  DdrSteerNm *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  char *active = ddr_steer_nm_bind_finish (result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      finish (task, g_steal_pointer (&error));
+      return;
+    }
+  if (!active)
+    {
+      /* Older NM or an unexpected refusal: steer the way that always worked, and
+       * rely on ExecStopPost / start-up clean-up after a crash, as before. */
+      g_warning ("NetworkManager refused the bound activation of %s (%s); activating the "
+                 "profile without bind-activation from now on", DDR_STEER_NM_ID, error->message);
+      self->bind = BIND_NO;
+      plain_activate (task);
+      return;
+    }
+  g_free (self->bound);
+  self->bound = active;
+  g_info ("NetworkManager profile %s activated, bound to this bus connection (%s)",
+          DDR_STEER_NM_ID, self->bound);
+  finish (task, NULL);
+}
+
+static void
+updated_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  DdrSteerNm *self = g_task_get_source_object (task);
+  g_autoptr(GVariant) reply = reply_or_return (source, result, task, "Update2");
+
+  if (!reply)
+    return;
+  self->anchor_dns = TRUE;
+  plain_activate (task);
+}
+
+/* Without bind-activation: the anchor itself carries the DNS settings. Re-activating
+ * an anchor that only held the veth pair opens no leak: it steered nothing. */
+static void
+plain_activate (GTask *task)
+{
+  DdrSteerNm *self = g_task_get_source_object (task);
+
+  if (!self->anchor_dns)
+    call (task, self->profile, CONNECTION_IFACE, "Update2",
+          g_variant_new ("(@a{sa{sv}}u@a{sv})", ddr_steer_nm_anchor_settings (self->link, TRUE),
+                         UPDATE_IN_MEMORY, g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0)),
+          "(a{sv})", updated_cb);
+  else
+    call (task, NM_PATH, NM_IFACE, "ActivateConnection",
+          g_variant_new ("(ooo)", self->profile, "/", "/"), "(o)", switched_cb);
+}
+
+/* Never re-activate an active steering profile: that opens a 10-25 ms leak
+ * (steer.md §1.4). Off deactivates everything of ours that is active. */
 static void
 switch_state (GTask *task)
 {
   DdrSteerNm *self = g_task_get_source_object (task);
   Op *op = g_task_get_task_data (task);
 
-  if (op->on && !self->active)
-    call (task, NM_PATH, NM_IFACE, "ActivateConnection",
-          g_variant_new ("(ooo)", self->profile, "/", "/"), "(o)", switched_cb);
-  else if (!op->on && self->active)
-    call (task, NM_PATH, NM_IFACE, "DeactivateConnection",
-          g_variant_new ("(o)", self->active), "()", switched_cb);
-  else
+  if (op->on)
     {
-      g_task_return_boolean (task, TRUE);
-      g_object_unref (task);
+      if (self->bound || (self->active && self->anchor_dns))
+        finish (task, NULL);
+      else if (self->bind != BIND_YES)
+        plain_activate (task);
+      else if (self->link == DDR_STEER_LINK_VETH && !self->active)
+        /* AddAndActivateConnection2 cannot create a veth pair (steer.md §2.4): the
+         * anchor, with no DNS of its own, creates it; the bound profile takes it over. */
+        call (task, NM_PATH, NM_IFACE, "ActivateConnection",
+              g_variant_new ("(ooo)", self->profile, "/", "/"), "(o)", switched_cb);
+      else
+        ddr_steer_nm_bind_async (self->bus, self->link, g_task_get_cancellable (task), bound_cb,
+                                 task);
     }
+  else if (self->bound || self->active)
+    call (task, NM_PATH, NM_IFACE, "DeactivateConnection",
+          g_variant_new ("(o)", self->bound ? self->bound : self->active), "()", switched_cb);
+  else
+    finish (task, NULL);
 }
 
 static void
@@ -224,23 +254,30 @@ active_props_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
                                                              &error);
   g_autoptr(GVariant) props = NULL;
+  const char *uuid = NULL;
+  guint32 state = 0;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
-      g_task_return_error (task, g_steal_pointer (&error));
-      g_object_unref (task);
+      finish (task, g_steal_pointer (&error));
       return;
     }
   /* An active connection that vanished meanwhile is simply not ours. */
   if (reply)
     {
       g_variant_get (reply, "(@a{sv})", &props);
-      if (active_is_ours (props))
+      g_variant_lookup (props, "Uuid", "&s", &uuid);
+      g_variant_lookup (props, "State", "u", &state);
+      if (state == AC_ACTIVATING || state == AC_ACTIVATED)
         {
-          g_free (self->active);
-          self->active = g_strdup (op->paths[op->i]);
-          switch_state (task);
-          return;
+          char **slot = g_strcmp0 (uuid, DDR_STEER_NM_UUID) == 0 ? &self->active
+                        : g_strcmp0 (uuid, DDR_STEER_NM_BOUND_UUID) == 0 ? &self->bound : NULL;
+
+          if (slot)
+            {
+              g_free (*slot);
+              *slot = g_strdup (op->paths[op->i]);
+            }
         }
     }
   op->i++;
@@ -277,6 +314,7 @@ active_list_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   op->paths = g_variant_dup_objv (value, NULL);
   op->i = 0;
   g_clear_pointer (&self->active, g_free);
+  g_clear_pointer (&self->bound, g_free);
   active_next (task);
 }
 
@@ -304,13 +342,17 @@ added_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   scan_active (task);
 }
 
+/* With bind-activation a veth anchor must not steer (it is active next to nothing
+ * only while it creates the pair); a dummy anchor stays inactive, so it may. */
 static void
 add_profile (GTask *task)
 {
   DdrSteerNm *self = g_task_get_source_object (task);
 
+  self->anchor_dns = self->link == DDR_STEER_LINK_DUMMY || self->bind != BIND_YES;
   call (task, SETTINGS_PATH, SETTINGS_IFACE, "AddConnection2",
-        g_variant_new ("(@a{sa{sv}}u@a{sv})", profile_settings (self->link), ADD_FLAGS,
+        g_variant_new ("(@a{sa{sv}}u@a{sv})",
+                       ddr_steer_nm_anchor_settings (self->link, self->anchor_dns), ADD_FLAGS,
                        g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0)),
         "(oa{sv})", added_cb);
 }
@@ -326,8 +368,7 @@ by_uuid_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
-      g_task_return_error (task, g_steal_pointer (&error));
-      g_object_unref (task);
+      finish (task, g_steal_pointer (&error));
       return;
     }
   if (!reply)
@@ -341,90 +382,72 @@ by_uuid_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-deleted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+probed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
-  g_autoptr(GVariant) reply = reply_or_return (source, result, task, "Delete");
+  DdrSteerNm *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
+                                                             &error);
+  const char *xml = NULL;
 
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      finish (task, g_steal_pointer (&error));
+      return;
+    }
   if (reply)
-    delete_next (task);
+    g_variant_get (reply, "(&s)", &xml);
+  self->bind = xml && strstr (xml, "\"AddAndActivateConnection2\"") ? BIND_YES : BIND_NO;
+  if (self->bind == BIND_NO)
+    g_message ("NetworkManager has no AddAndActivateConnection2 (%s): the profile %s is "
+               "activated without bind-activation", error ? error->message : "not offered",
+               DDR_STEER_NM_ID);
+  prepare (task);
 }
 
+/* Before on: know whether bind-activation is offered (it decides the anchor's
+ * settings), then have the anchor. */
 static void
-delete_next (GTask *task)
+prepare (GTask *task)
 {
   DdrSteerNm *self = g_task_get_source_object (task);
   Op *op = g_task_get_task_data (task);
 
-  if (op->doomed->len)
-    {
-      g_autofree char *path = g_ptr_array_steal_index (op->doomed, op->doomed->len - 1);
+  if (self->bind == BIND_UNKNOWN)
+    call (task, NM_PATH, "org.freedesktop.DBus.Introspectable", "Introspect", NULL, "(s)",
+          probed_cb);
+  else if (self->profile)
+    scan_active (task);
+  else if (op->absent)
+    add_profile (task);
+  else
+    call (task, SETTINGS_PATH, SETTINGS_IFACE, "GetConnectionByUuid",
+          g_variant_new ("(s)", DDR_STEER_NM_UUID), "(o)", by_uuid_cb);
+}
 
-      g_info ("removing a stale NetworkManager profile %s", path);
-      call (task, path, CONNECTION_IFACE, "Delete", NULL, "()", deleted_cb);
+static void
+stale_removed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  DdrSteerNm *self = g_task_get_source_object (task);
+  Op *op = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!ddr_steer_nm_remove_stale_finish (result, &error))
+    {
+      finish (task, error);
       return;
     }
   self->cleaned = TRUE;
   g_clear_pointer (&self->profile, g_free);
   g_clear_pointer (&self->active, g_free);
+  g_clear_pointer (&self->bound, g_free);
+  op->absent = TRUE;
   if (op->on)
-    add_profile (task);
+    prepare (task);
   else
     switch_state (task);
-}
-
-static void
-settings_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GTask *task = user_data;
-  Op *op = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
-                                                             &error);
-  g_autoptr(GVariant) settings = NULL;
-
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      g_object_unref (task);
-      return;
-    }
-  if (reply)
-    {
-      g_variant_get (reply, "(@a{sa{sv}})", &settings);
-      if (settings_are_ours (settings))
-        g_ptr_array_add (op->doomed, g_strdup (op->paths[op->i]));
-    }
-  op->i++;
-  get_next_settings (task);
-}
-
-static void
-get_next_settings (GTask *task)
-{
-  Op *op = g_task_get_task_data (task);
-
-  if (!op->paths[op->i])
-    {
-      delete_next (task);
-      return;
-    }
-  call (task, op->paths[op->i], CONNECTION_IFACE, "GetSettings", NULL, "(a{sa{sv}})",
-        settings_cb);
-}
-
-static void
-list_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GTask *task = user_data;
-  Op *op = g_task_get_task_data (task);
-  g_autoptr(GVariant) reply = reply_or_return (source, result, task, "ListConnections");
-
-  if (!reply)
-    return;
-  g_variant_get (reply, "(^ao)", &op->paths);
-  op->i = 0;
-  get_next_settings (task);
 }
 
 /* First use: drop stale profiles (a crash, an older run) and add ours fresh. After an
@@ -442,13 +465,11 @@ nm_set_async (DdrSteerBackend     *backend,
 
   g_task_set_source_tag (task, nm_set_async);
   op->on = on;
-  op->doomed = g_ptr_array_new_with_free_func (g_free);
   g_task_set_task_data (task, op, (GDestroyNotify) op_free);
   if (!self->cleaned)
-    call (task, SETTINGS_PATH, SETTINGS_IFACE, "ListConnections", NULL, "(ao)", list_cb);
-  else if (on && !self->profile)
-    call (task, SETTINGS_PATH, SETTINGS_IFACE, "GetConnectionByUuid",
-          g_variant_new ("(s)", DDR_STEER_NM_UUID), "(o)", by_uuid_cb);
+    ddr_steer_nm_remove_stale_async (self->bus, cancellable, stale_removed_cb, task);
+  else if (on)
+    prepare (task);
   else
     scan_active (task);
 }
@@ -492,6 +513,7 @@ ddr_steer_nm_dispose (GObject *object)
   g_clear_object (&self->bus);
   g_clear_pointer (&self->profile, g_free);
   g_clear_pointer (&self->active, g_free);
+  g_clear_pointer (&self->bound, g_free);
   G_OBJECT_CLASS (ddr_steer_nm_parent_class)->dispose (object);
 }
 
@@ -517,6 +539,7 @@ ddr_steer_nm_new (GDBusConnection *bus, DdrSteerLinkType link)
 
   self->bus = g_object_ref (bus);
   self->link = link;
+  self->anchor_dns = link == DDR_STEER_LINK_DUMMY;
   self->watch_id = g_bus_watch_name_on_connection (bus, DDR_NM_BUS_NAME,
                                                    G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
                                                    nm_vanished, self, NULL);

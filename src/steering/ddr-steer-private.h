@@ -28,6 +28,29 @@ G_DECLARE_FINAL_TYPE (DdrSteerResolvconf, ddr_steer_resolvconf, DDR, STEER_RESOL
                       DdrSteerBackend)
 
 DdrSteerBackend *ddr_steer_nm_new         (GDBusConnection *bus, DdrSteerLinkType link);
+/* The owned NM profiles' settings (a{sa{sv}}): the anchor (UUID DDR_STEER_NM_UUID; it
+ * steers DNS only when steering is TRUE) and the bound activation (UUID
+ * DDR_STEER_NM_BOUND_UUID, no veth peer: it takes over the anchor's link). */
+GVariant        *ddr_steer_nm_anchor_settings (DdrSteerLinkType link, gboolean steering);
+GVariant        *ddr_steer_nm_bound_settings  (DdrSteerLinkType link);
+/* Add and activate the bound profile on ddr0 (an inactive bound profile left over
+ * is deleted first); finishes with the active connection's path. */
+void             ddr_steer_nm_bind_async      (GDBusConnection     *bus,
+                                               DdrSteerLinkType     link,
+                                               GCancellable        *cancellable,
+                                               GAsyncReadyCallback  callback,
+                                               gpointer             user_data);
+char            *ddr_steer_nm_bind_finish     (GAsyncResult *result, GError **error);
+/* Delete every profile with the owned id or either owned UUID. */
+void             ddr_steer_nm_remove_stale_async  (GDBusConnection     *bus,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+gboolean         ddr_steer_nm_remove_stale_finish (GAsyncResult *result, GError **error);
+/* An a{sa{sv}} with the owned id or either owned UUID. */
+gboolean         ddr_steer_nm_settings_are_ours   (GVariant *settings);
+/* The D-Bus object is gone (NM deleted a volatile profile on its own meanwhile). */
+gboolean         ddr_steer_nm_error_vanished      (const GError *error);
 DdrSteerBackend *ddr_steer_resolved_new   (GDBusConnection *bus, const char *state_dir,
                                            DdrSteerLinkType link);
 DdrSteerBackend *ddr_steer_resolvconf_new (const char *root, const char *state_dir);

@@ -7,9 +7,20 @@
 
 G_BEGIN_DECLS
 
-/* The owned NetworkManager profile (DESIGN.md, Test seams). */
+/* The owned NetworkManager profiles (DESIGN.md, Test seams). Both have the id
+ * DDR_STEER_NM_ID; start-up clean-up and restore-dns remove every profile with that id
+ * or either UUID.
+ * - The anchor (DDR_STEER_NM_UUID): in-memory, added once. It makes NM know the
+ *   interface ddr0 (for veth it is activated first and creates the pair, with no DNS).
+ *   Where bind-activation is unavailable it carries the DNS settings and is what is
+ *   activated (the plain path).
+ * - The bound activation (DDR_STEER_NM_BOUND_UUID): the steering settings added and
+ *   activated by AddAndActivateConnection2 with persist=volatile and
+ *   bind-activation=dbus-client, so NM deactivates and deletes it by itself when the
+ *   daemon's bus connection drops (a crash), not only when the daemon falls back. */
 #define DDR_STEER_NM_ID    "threatstop-ddr"
 #define DDR_STEER_NM_UUID  "d4d9a706-83e3-4e49-857d-a38ab2ca8dcf"
+#define DDR_STEER_NM_BOUND_UUID "d4d9a706-83e3-4e49-857d-a38ab2ca8dd0"
 #define DDR_STEER_IFACE    "ddr0"
 /* RFC 7600 dummy address: global scope, so systemd-resolved uses the link. */
 #define DDR_STEER_ADDRESS  "192.0.0.8"

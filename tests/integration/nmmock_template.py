@@ -19,13 +19,16 @@ Mock controls (interface org.freedesktop.DBus.Mock on /org/freedesktop):
 DdrAddNetwork(a{sv}) -> o, DdrAddVpn(a{sv}) -> o, DdrRemoveNetwork(s uuid),
 DdrSetConnectivity(u), DdrSetCheckResult(i), DdrSetConnectivityCheck(b, s),
 DdrGetCalls(s method) -> a(dsav), DdrClearCalls(), DdrActiveUuids() -> as,
-DdrReactivations() -> as."""
+DdrReactivations() -> as,
+DdrSetAddAndActivate2(s 'works' | 'refuse') (offers Manager.AddAndActivateConnection2 with
+persist and bind-activation=dbus-client; not offered by default, like NM < 1.16)."""
 
 import socket
 import struct
 import time
 
 import dbus
+import dbus.lowlevel
 import dbus.service
 
 import dbusmock
@@ -535,15 +538,23 @@ def _deactivate(ac):
             _remove_device(dev)
         else:
             _device_set_state(dev, DEVICE_DISCONNECTED)
+    conn = obj.Get(ACTIVE_IFACE, 'Connection')
     _remove(ac)
     for p in (ip4, ip6):
         if p != ROOT:
             _remove(p)
     _refresh_dns()
+    # NM deletes a volatile profile once its activation is gone
+    if _exists(conn) and getattr(_obj(conn), 'volatile', False):
+        _delete_connection(conn)
 
 
 def _manager_activate(self, conn_path, dev_path, specific):
     _record(self.path, 'ActivateConnection', [conn_path, dev_path, specific])
+    return _activate(conn_path, dev_path)
+
+
+def _activate(conn_path, dev_path):
     if conn_path == ROOT or not _exists(conn_path) or not hasattr(_obj(conn_path), 'settings'):
         raise dbus.exceptions.DBusException('Connection %s is not known' % conn_path,
                                             name=NM + '.Manager.UnknownConnection')
@@ -577,6 +588,84 @@ def _manager_activate(self, conn_path, dev_path, specific):
     _device_set_state(device, DEVICE_ACTIVATED, active=ac, ip4=ip4, ip_iface=iface)
     _refresh_dns()
     return ac
+
+
+# AddAndActivateConnection2 (NM >= 1.16), offered only after DdrSetAddAndActivate2('works'
+# or 'refuse'): without it the mock is an NM whose introspection lacks the method.
+_AAC2 = 'AddAndActivateConnection2'
+
+
+def _aac2_filter(bus, msg):
+    # dbus-python gives methods no sender: remember it for bind-activation=dbus-client
+    if msg.get_type() == dbus.lowlevel.MESSAGE_TYPE_METHOD_CALL and msg.get_member() == _AAC2:
+        _state['aac2_sender'] = msg.get_sender()
+    return dbus.lowlevel.HANDLER_RESULT_NOT_YET_HANDLED    # None would swallow every call
+
+
+def _bind_to_client(ac, sender):
+    def owner_changed(new_owner):
+        if not new_owner and _exists(ac) and ac in _mprop('ActiveConnections'):
+            _record(MANAGER_OBJ, 'BoundClientVanished', [sender])
+            _deactivate(ac)
+    _state.setdefault('aac2_watches', []).append(
+        _manager().connection.watch_name_owner(sender, owner_changed))
+
+
+def _manager_add_and_activate2(self, settings, dev_path, specific, options):
+    """NM 1.42's rules for a software link (steer.md §2.4): the device must be known
+    (realized, or a profile with that interface-name exists); a veth needs its pair to
+    exist and must not name the peer."""
+    _record(self.path, _AAC2, [settings, dev_path, specific, options])
+    if _state.get('aac2') == 'refuse':
+        raise dbus.exceptions.DBusException('Failed to find a compatible device for this '
+                                            'connection', name=NM + '.UnknownDevice')
+    con = settings.get('connection', {})
+    ctype, iface = str(con.get('type', '')), str(con.get('interface-name', ''))
+    device = _find_device(iface) if iface else None
+    known = device or any(
+        _exists(c) and str(_conn_settings_get(_obj(c).settings, 'connection',
+                                              'interface-name', '')) == iface
+        for c in _obj(SETTINGS_OBJ).Get(SETTINGS_IFACE, 'Connections'))
+    if dev_path == ROOT and not known:
+        raise dbus.exceptions.DBusException('Failed to find a compatible device for this '
+                                            'connection', name=NM + '.UnknownDevice')
+    if ctype == 'veth' and not device:
+        raise dbus.exceptions.DBusException('cannot find peer for veth device',
+                                            name=NM + '.Settings.Connection.InvalidProperty')
+    if ctype == 'veth' and 'veth' in settings:
+        raise dbus.exceptions.DBusException('mismatching veth peer "%s"'
+                                            % settings['veth'].get('peer', ''),
+                                            name=NM + '.Settings.Connection.InvalidProperty')
+    persist = str(options.get('persist', 'disk'))
+    path = _add_connection(settings, 0x1 if persist == 'disk' else 0x2)
+    if persist == 'volatile':
+        _obj(path).volatile = True
+        _update(path, CONN_IFACE, {'Flags': _u(0x1 | 0x4)})
+    if device:
+        # the new activation takes the device over from the one active on it
+        old = _obj(device).Get(DEVICE_IFACE, 'ActiveConnection')
+        if old != ROOT and _exists(old):
+            _deactivate(old)
+    try:
+        ac = _activate(path, dev_path)
+    except dbus.exceptions.DBusException:
+        _delete_connection(path)
+        raise
+    if str(options.get('bind-activation', 'none')) == 'dbus-client':
+        _bind_to_client(ac, _state.get('aac2_sender'))
+    return (path, ac, dbus.Dictionary({}, signature='sv'))
+
+
+@dbus.service.method(MOCK_IFACE, in_signature='s', out_signature='')
+def DdrSetAddAndActivate2(self, mode):
+    """'works': Manager.AddAndActivateConnection2 is offered (persist, bind-activation);
+    'refuse': offered, but every call fails (UnknownDevice)."""
+    _state['aac2'] = str(mode)
+    manager = _manager()
+    if not _state.get('aac2_filter'):
+        manager.connection.add_message_filter(_aac2_filter)
+        _state['aac2_filter'] = True
+    manager.AddMethod(NM, _AAC2, 'a{sa{sv}}ooa{sv}', 'ooa{sv}', _manager_add_and_activate2)
 
 
 def _manager_deactivate(self, ac):

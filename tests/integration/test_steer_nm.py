@@ -2,7 +2,9 @@
 """The networkmanager steering backend and threatstop-ddr-admin --action=restore-dns
 against the NM mock (nmmock.py) on a private system bus: the owned profile as DESIGN.md
 describes it, on/off without re-activation, stale-profile clean-up, an NM restart, and
-a crash undone by restore-dns."""
+a crash undone by restore-dns. By default the mock offers no AddAndActivateConnection2
+(an NM before 1.16): the plain path. With it offered: the bound, volatile activation
+(bind-activation=dbus-client) and the fall-back to the plain path when NM refuses it."""
 
 import os
 
@@ -13,6 +15,7 @@ import steerrig
 from busrig import admin_binary  # noqa: F401 - the CLI must be built
 
 ADDR_127_0_0_1 = 0x0100007f    # ipv4.dns 'au': network byte order read as little-endian
+BOUND_UUID = 'd4d9a706-83e3-4e49-857d-a38ab2ca8dd0'   # the bound activation (ddr-steer.h)
 
 
 class TestSteerNM(nmmock.NMBusTestCase):
@@ -33,10 +36,10 @@ class TestSteerNM(nmmock.NMBusTestCase):
                 with open(d.log, errors='replace') as f:
                     print('--- %s ---\n%s' % (d.log, f.read()[-6000:]))
 
-    def driver(self, backend='auto'):
+    def driver(self, backend='auto', link='veth'):
         d = steerrig.Driver(['--backend=' + backend, '--root=' + self.root,
                              '--state-dir=' + self.state],
-                            env={'THREATSTOP_DDR_STEER_LINK': 'veth'},
+                            env={'THREATSTOP_DDR_STEER_LINK': link},
                             log=self.path('driver-%d.log' % len(self.drivers)))
         self.drivers.append(d)
         return d
@@ -49,6 +52,16 @@ class TestSteerNM(nmmock.NMBusTestCase):
         return [s for s in self._all_settings()
             if s['connection'].get('uuid') == nmmock.OWN_UUID
                 or s['connection'].get('id') == nmmock.OWN_ID]
+
+    def profile(self, uuid):
+        for s in self._all_settings():
+            if s['connection'].get('uuid') == uuid:
+                return s
+        return None
+
+    def driver_log(self, d):
+        with open(d.log, errors='replace') as f:
+            return f.read()
 
     def _all_settings(self):
         settings = dbus.Interface(self.nm.bus.get_object(nmmock.BUS_NAME, nmmock.SETTINGS_OBJ,
@@ -221,3 +234,113 @@ class TestSteerNM(nmmock.NMBusTestCase):
             self.assertEqual(f.read(), 'nameserver 198.51.100.53\n')
         # the profile in NM was never touched: that bus was not reachable
         self.assertEqual(self.nm.calls('ListConnections'), [])
+
+    # AddAndActivateConnection2 with bind-activation -----------------------------------
+
+    def assert_steering_settings(self, p):
+        ip4 = p['ipv4']
+        self.assertEqual(ip4['method'], 'manual')
+        self.assertEqual(ip4['address-data'], [{'address': '192.0.0.8', 'prefix': 32}])
+        self.assertEqual(ip4['dns'], [ADDR_127_0_0_1])
+        self.assertEqual(ip4['dns-search'], ['~.'])
+        self.assertEqual(ip4['dns-priority'], -500)
+        self.assertEqual(p['ipv6']['method'], 'disabled')
+
+    def test_plain_path_logged_once_without_add_and_activate2(self):
+        d = self.driver()
+        for on in (True, False, True):
+            d.set(on)
+        self.assertEqual(self.driver_log(d).count('has no AddAndActivateConnection2'), 1)
+        self.assertEqual(self.nm.calls('AddAndActivateConnection2'), [])
+        self.assertTrue(self.nm.steering_active())
+
+    def test_bound_activation_veth(self):
+        self.nm.mock.DdrSetAddAndActivate2('works')
+        d = self.driver()
+        d.set(True)
+        self.assertIn(BOUND_UUID, self.nm.active_uuids())
+        self.assertNotIn(nmmock.OWN_UUID, self.nm.active_uuids())
+        # the anchor creates the pair and steers nothing
+        anchor = self.nm.own_profile()
+        self.assertEqual(anchor['connection']['id'], 'threatstop-ddr')
+        self.assertEqual(anchor['veth']['peer'], 'ddr0p')
+        self.assertEqual(anchor['ipv4'], {'method': 'disabled'})
+        self.assertEqual(len(self.nm.calls('ActivateConnection')), 1)
+        aac = self.nm.calls('AddAndActivateConnection2')
+        self.assertEqual(len(aac), 1)
+        settings, dev, specific, options = aac[0][2]
+        self.assertEqual((dev, specific), ('/', '/'))
+        self.assertEqual(options, {'persist': 'volatile', 'bind-activation': 'dbus-client'})
+        self.assertEqual(settings['connection']['uuid'], BOUND_UUID)
+        self.assertEqual(settings['connection']['id'], 'threatstop-ddr')
+        self.assertEqual(settings['connection']['interface-name'], 'ddr0')
+        self.assertNotIn('veth', settings, 'NM rejects a peer on an existing pair')
+        self.assert_steering_settings(settings)
+
+        d.set(True)     # already on: nothing is activated again
+        self.assertEqual(len(self.nm.calls('ActivateConnection')), 1)
+        self.assertEqual(len(self.nm.calls('AddAndActivateConnection2')), 1)
+
+        d.set(False)
+        self.assertEqual(len(self.nm.calls('DeactivateConnection')), 1)
+        self.assertEqual(self.nm.active_uuids().count(BOUND_UUID), 0)
+        self.assertIsNone(self.profile(BOUND_UUID), 'the volatile profile is deleted')
+        self.assertIsNotNone(self.nm.own_profile(), 'the anchor stays for the next on')
+
+        d.set(True)
+        self.assertIn(BOUND_UUID, self.nm.active_uuids())
+        self.assertEqual(len(self.nm.calls('AddAndActivateConnection2')), 2)
+        self.assertEqual(len(self.nm.calls('AddConnection2')), 1)
+
+        # the bus client dies: the mock, like NM, ends the activation it was bound to
+        d.kill()
+        self.assertEqual(len(self.nm.calls('BoundClientVanished')), 1)
+        self.assertNotIn(BOUND_UUID, self.nm.active_uuids())
+        self.assertIsNone(self.profile(BOUND_UUID))
+        r = self.restore_dns()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, 'Deleted the NetworkManager profile threatstop-ddr (%s)\n'
+                         % nmmock.OWN_UUID)
+        self.assertEqual(self.own_profiles(), [])
+
+    def test_bound_activation_dummy(self):
+        """dummy: the inactive anchor (with the DNS settings, for the plain path) is what
+        makes NM know ddr0; nothing else is activated."""
+        self.nm.mock.DdrSetAddAndActivate2('works')
+        d = self.driver(link='')
+        d.set(True)
+        self.assertEqual(self.nm.active_uuids().count(BOUND_UUID), 1)
+        self.assertEqual(self.nm.calls('ActivateConnection'), [])
+        anchor = self.nm.own_profile()
+        self.assertEqual(anchor['connection']['type'], 'dummy')
+        self.assert_steering_settings(anchor)
+        settings = self.nm.calls('AddAndActivateConnection2')[0][2][0]
+        self.assertEqual(settings['connection']['type'], 'dummy')
+        self.assertIn('dummy', settings)
+        self.assert_steering_settings(settings)
+        # restore-dns while bound: both profiles go
+        r = self.restore_dns()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('Deactivated the NetworkManager profile threatstop-ddr', r.stdout)
+        self.assertIn('Deleted the NetworkManager profile threatstop-ddr (%s)'
+                      % nmmock.OWN_UUID, r.stdout)
+        self.assertEqual(self.own_profiles(), [])
+        self.assertEqual(self.nm.active_uuids().count(BOUND_UUID), 0)
+
+    def test_refused_bound_activation_falls_back_once(self):
+        self.nm.mock.DdrSetAddAndActivate2('refuse')
+        d = self.driver()
+        d.set(True)
+        self.assertTrue(self.nm.steering_active())
+        self.assert_steering_settings(self.nm.own_profile())
+        update = self.nm.calls('Update2')
+        self.assertEqual(len(update), 1)
+        self.assertEqual(update[0][2][1], 0x2, 'the anchor stays in memory')
+        d.set(False)
+        self.assertFalse(self.nm.steering_active())
+        d.set(True)
+        self.assertTrue(self.nm.steering_active())
+        self.assertEqual(len(self.nm.calls('AddAndActivateConnection2')), 1,
+                         'a refused bound activation is not tried again')
+        self.assertEqual(self.driver_log(d).count('refused the bound activation'), 1)
+        self.assertEqual(len(self.nm.calls('Update2')), 1)

@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """The networkmanager steering backend (tests/tools/steer-driver) and restore-dns
 against the real NetworkManager 1.42 in network namespaces (nmrig.py): NM's own
-resolv.conf flips to the relay and back, an active profile is never re-activated, a
-SIGKILLed steerer is undone by restore-dns, and glibc fails closed while steered (no
-query reaches the network's server).
+resolv.conf flips to the relay and back through the bound activation (veth: the anchor
+creates the pair without DNS, AddAndActivateConnection2 with bind-activation takes it
+over), an active profile is never re-activated, a SIGKILLed steerer is undone by NM
+itself within 1 s (no restore-dns), restore-dns cleans both owned profiles, start-up
+clean-up removes stale ones, and glibc fails closed while steered (no query reaches
+the network's server).
 
 The tests run in order on one world (NetworkManager starts once).
 Run alone:  meson test -C build --suite e2e --print-errorlogs test_steer_real_nm
@@ -16,8 +19,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 import unittest
+
+import dbus
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -30,8 +36,16 @@ from nmrig import PEER_ADDR  # noqa: E402
 from rig import wait_until  # noqa: E402
 
 OWNED_ID = 'threatstop-ddr'
-OWNED_UUID = 'd4d9a706-83e3-4e49-857d-a38ab2ca8dcf'
+OWNED_UUID = 'd4d9a706-83e3-4e49-857d-a38ab2ca8dcf'          # the anchor
+BOUND_UUID = 'd4d9a706-83e3-4e49-857d-a38ab2ca8dd0'          # the bound activation
 RELAY = '127.0.0.1'
+NM = 'org.freedesktop.NetworkManager'
+
+
+def reaction(what, ms):
+    """A TAP comment line with a measured time."""
+    sys.stdout.write('# reaction %s: %.1f ms\n' % (what, ms))
+    sys.stdout.flush()
 
 
 class TestSteerRealNM(unittest.TestCase):
@@ -100,9 +114,41 @@ class TestSteerRealNM(unittest.TestCase):
 
     # helpers ----------------------------------------------------------------
 
-    def activations(self):
-        """How often NM started activating the owned profile (its log)."""
-        return self.w.nm.log().count("Activation: starting connection '%s'" % OWNED_ID)
+    def activations(self, uuid):
+        """How often NM started activating the owned profile with this UUID (its log)."""
+        return self.w.nm.log().count("Activation: starting connection '%s' (%s)"
+                                     % (OWNED_ID, uuid))
+
+    def active_uuids(self):
+        out = []
+        for p in self.w.nm_prop('ActiveConnections'):
+            try:
+                out.append(str(self.w.nm_prop('Uuid', p, NM + '.Connection.Active')))
+            except dbus.DBusException:
+                pass    # gone meanwhile
+        return out
+
+    def own_profiles(self):
+        """{uuid: flags} of every profile with the owned id or an owned UUID."""
+        settings = dbus.Interface(self.w.bus.get_object(NM, '/org/freedesktop/NetworkManager/'
+                                                        'Settings', introspect=False),
+                                  NM + '.Settings')
+        out = {}
+        for path in settings.ListConnections():
+            obj = self.w.bus.get_object(NM, path, introspect=False)
+            try:
+                c = obj.GetSettings(dbus_interface=NM + '.Settings.Connection')['connection']
+                flags = int(obj.Get(NM + '.Settings.Connection', 'Flags',
+                                    dbus_interface=dbus.PROPERTIES_IFACE))
+            except dbus.DBusException:
+                continue
+            if str(c['id']) == OWNED_ID or str(c['uuid']) in (OWNED_UUID, BOUND_UUID):
+                out[str(c['uuid'])] = flags
+        return out
+
+    def link_exists(self, name):
+        return subprocess.run(self.w.inside(['ip', 'link', 'show', name]),
+                              capture_output=True).returncode == 0
 
     def wait_servers(self, servers, what):
         wait_until(lambda: self.w.resolv_nameservers() == servers, 5,
@@ -116,33 +162,65 @@ class TestSteerRealNM(unittest.TestCase):
                               capture_output=True, text=True, timeout=30,
                               stdin=subprocess.DEVNULL, env=self.w.env())
 
-    # tests, in order ----------------------------------------------------------
-
-    def test_1_on_off_never_reactivated(self):
+    def new_driver(self, name):
         cls = type(self)
-        self.assertEqual(self.w.resolv_nameservers(), [PEER_ADDR])
+        if cls.driver is not None:
+            cls.driver.close()
         cls.driver = steerrig.Driver(
             ['--backend=auto', '--root=' + self.root, '--state-dir=' + self.state],
             env=self.w.env(THREATSTOP_DDR_STEER_LINK='veth'), prefix=self.w.inside([]),
-            log=os.path.join(self.tmp, 'steer-driver.log'))
-        d = cls.driver
+            log=os.path.join(self.tmp, name + '.log'))
+        return cls.driver
+
+    # tests, in order ----------------------------------------------------------
+
+    def test_1_on_off_never_reactivated(self):
+        self.assertEqual(self.w.resolv_nameservers(), [PEER_ADDR])
+        d = self.new_driver('steer-driver')
         self.assertEqual(d.backend, 'networkmanager')
         d.set(True)
         self.wait_servers([RELAY], 'on')
-        self.assertIn(OWNED_ID, self.w.active_connection_ids())
-        self.assertEqual(self.activations(), 1)
+        # the bound, volatile activation steers; the anchor (no DNS) only made the pair
+        self.assertIn(BOUND_UUID, self.active_uuids())
+        self.assertNotIn(OWNED_UUID, self.active_uuids())
+        self.assertEqual(self.activations(BOUND_UUID), 1)
+        self.assertEqual(self.activations(OWNED_UUID), 1)
+        profiles = self.own_profiles()
+        self.assertEqual(sorted(profiles), sorted([OWNED_UUID, BOUND_UUID]), profiles)
+        self.assertEqual(profiles[BOUND_UUID] & 0x4, 0x4, 'the bound profile is volatile')
+        self.assertEqual(profiles[OWNED_UUID] & 0x4, 0, 'the anchor is not volatile')
+        self.assertIn('NetworkManager profile threatstop-ddr activated, bound to this bus '
+                      'connection', open(d.log, errors='replace').read())
 
         d.set(True)
-        self.assertEqual(self.activations(), 1, 'an active profile was activated again')
+        self.assertEqual(self.activations(BOUND_UUID), 1, 'an active profile was activated again')
+        self.assertEqual(self.activations(OWNED_UUID), 1)
         self.assertEqual(self.w.resolv_nameservers(), [RELAY])
 
         d.set(False)
         self.wait_servers([PEER_ADDR], 'off')
-        self.assertNotIn(OWNED_ID, self.w.active_connection_ids())
+        self.assertNotIn(BOUND_UUID, self.active_uuids())
+        self.assertNotIn(OWNED_UUID, self.active_uuids())
+        # NM deletes the volatile bound profile and the veth pair; the anchor stays
+        wait_until(lambda: list(self.own_profiles()) == [OWNED_UUID], 5,
+                   what='NM to delete the volatile bound profile (have %s)' % self.own_profiles())
+        wait_until(lambda: not self.link_exists('ddr0') and not self.link_exists('ddr0p'), 5,
+                   what='NM to delete the ddr0 veth pair after the fall-back')
 
         d.set(True)
         self.wait_servers([RELAY], 'on again')
-        self.assertEqual(self.activations(), 2)
+        self.assertEqual(self.activations(BOUND_UUID), 2)
+        self.assertIn(BOUND_UUID, self.active_uuids())
+
+        # off and at once on again: the bound profile (same UUID) and the pair NM is
+        # still deleting must not make the new activation clash or fall back
+        d.set(False)
+        d.set(True)
+        self.wait_servers([RELAY], 'on right after off')
+        wait_until(lambda: BOUND_UUID in self.active_uuids(), 5,
+                   what='the bound activation after a quick off/on')
+        self.assertEqual(self.activations(BOUND_UUID), 3)
+        self.assertNotIn('without bind-activation', open(d.log, errors='replace').read())
 
     def test_2_steered_fails_closed(self):
         """Nothing answers on 127.0.0.1:53 here: glibc must fail, not ask the network."""
@@ -152,10 +230,45 @@ class TestSteerRealNM(unittest.TestCase):
         self.assertNotEqual(rc, 0, addrs)
         self.assertEqual(len(self.w.dns_queries()), before, 'a query leaked to the network')
 
-    def test_3_sigkill_then_restore_dns(self):
-        type(self).driver.kill()
-        self.assertEqual(self.w.resolv_nameservers(), [RELAY],
-                         'NM keeps the profile up when the steerer dies')
+    def test_3_sigkill_undone_by_nm(self):
+        """The steerer dies: NM itself (bind-activation) gives the network its DNS back,
+        without restore-dns."""
+        self.assertEqual(self.w.resolv_nameservers(), [RELAY])
+        d = type(self).driver
+        t_kill = time.monotonic()
+        d.proc.send_signal(signal.SIGKILL)
+        changed = None
+        while time.monotonic() - t_kill < 3:
+            if self.w.resolv_nameservers() == [PEER_ADDR]:
+                changed = time.monotonic()
+                break
+            time.sleep(0.0005)
+        d.kill()
+        self.assertIsNotNone(changed, 'resolv.conf still %s 3 s after SIGKILL'
+                             % self.w.resolv_nameservers())
+        reaction('SIGKILL of the bus client -> resolv.conf has the network server (by NM, '
+                 'no restore-dns)', (changed - t_kill) * 1000)
+        self.assertLessEqual(changed - t_kill, 1.0)
+        self.assertNotIn(BOUND_UUID, self.active_uuids())
+        wait_until(lambda: list(self.own_profiles()) == [OWNED_UUID], 5,
+                   what='NM to delete the bound profile (have %s)' % self.own_profiles())
+        wait_until(lambda: not self.link_exists('ddr0'), 5, what='NM to delete the pair')
+        rc, addrs = self.w.getent('after-kill.check.test')
+        self.assertEqual(rc, 0, 'the network DNS answers again')
+
+        # the inactive anchor is what is left: restore-dns deletes it
+        r = self.restore_dns()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.splitlines(),
+                         ['Deleted the NetworkManager profile threatstop-ddr (%s)' % OWNED_UUID])
+        self.assertEqual(self.own_profiles(), {})
+
+    def test_4_restore_dns_cleans_both(self):
+        """restore-dns while the bound activation is up (the steerer alive)."""
+        d = self.new_driver('steer-driver-2')
+        d.set(True)
+        self.wait_servers([RELAY], 'on')
+        self.assertIn(BOUND_UUID, self.active_uuids())
         r = self.restore_dns()
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = r.stdout.splitlines()
@@ -163,17 +276,43 @@ class TestSteerRealNM(unittest.TestCase):
         self.assertIn('Deleted the NetworkManager profile threatstop-ddr (%s)' % OWNED_UUID,
                       lines)
         self.wait_servers([PEER_ADDR], 'after restore-dns')
-        self.assertNotIn(OWNED_ID, self.w.active_connection_ids())
-        wait_until(lambda: subprocess.run(self.w.inside(['ip', 'link', 'show', 'ddr0']),
-                                          capture_output=True).returncode != 0, 5,
-                   what='NM to delete the ddr0 veth pair')
+        self.assertEqual([u for u in self.active_uuids() if u in (OWNED_UUID, BOUND_UUID)], [])
+        wait_until(lambda: self.own_profiles() == {}, 5,
+                   what='no owned profile left (have %s)' % self.own_profiles())
+        wait_until(lambda: not self.link_exists('ddr0'), 5, what='NM to delete the ddr0 pair')
 
         r = self.restore_dns()
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(r.stdout.startswith('Nothing to restore'), r.stdout)
-        rc, addrs = self.w.getent('after.check.test')
-        self.assertEqual(rc, 0, 'the network DNS answers again')
+        d.close()
 
-    def test_4_world_leaves_no_trace(self):
+    def test_5_startup_cleanup_removes_stale(self):
+        """Left-overs of both kinds (an anchor, an inactive bound profile from disk) are
+        deleted at the first use; steering then works as usual."""
+        settings = dbus.Interface(self.w.bus.get_object(NM, '/org/freedesktop/NetworkManager/'
+                                                        'Settings', introspect=False),
+                                  NM + '.Settings')
+        for uuid, conn_type in ((OWNED_UUID, 'veth'), (BOUND_UUID, 'veth')):
+            c = {'connection': {'id': OWNED_ID, 'uuid': uuid, 'type': conn_type,
+                                'interface-name': 'ddr0', 'autoconnect': False},
+                 'veth': {'peer': 'ddr0p'},
+                 'ipv4': {'method': 'disabled'}, 'ipv6': {'method': 'disabled'}}
+            settings.AddConnection2(c, dbus.UInt32(0x22), dbus.Dictionary({}, signature='sv'),
+                                    signature='a{sa{sv}}ua{sv}')
+        self.assertEqual(sorted(self.own_profiles()), sorted([OWNED_UUID, BOUND_UUID]))
+        d = self.new_driver('steer-driver-3')
+        d.set(False)    # first use: clean-up only
+        self.assertEqual(self.own_profiles(), {})
+        self.assertEqual(self.w.resolv_nameservers(), [PEER_ADDR])
+        d.set(True)
+        self.wait_servers([RELAY], 'on after the clean-up')
+        self.assertIn(BOUND_UUID, self.active_uuids())
+        d.set(False)
+        self.wait_servers([PEER_ADDR], 'off')
+        d.close()
+        wait_until(lambda: list(self.own_profiles()) == [OWNED_UUID], 5,
+                   what='only the anchor left (have %s)' % self.own_profiles())
+
+    def test_6_world_leaves_no_trace(self):
         errors = type(self).tear_down_world()
         self.assertEqual(errors, [])
