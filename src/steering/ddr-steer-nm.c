@@ -479,10 +479,11 @@ nm_vanished (GDBusConnection *bus, const char *name, gpointer user_data)
 {
   DdrSteerNm *self = user_data;
 
-  if (self->profile || self->active)
+  if (self->profile || self->active || self->bound)
     g_info ("NetworkManager left the bus; its object paths are forgotten");
   g_clear_pointer (&self->profile, g_free);
   g_clear_pointer (&self->active, g_free);
+  g_clear_pointer (&self->bound, g_free);
 }
 
 static void
