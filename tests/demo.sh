@@ -1,8 +1,15 @@
 #!/bin/bash
-# Demo: a local "ThreatSTOP service" (unbound speaking DNS-over-HTTPS with a test CA) and
-# threatstop-ddrd relaying plain DNS on 127.0.0.1:10053 to it. Shows what the relay does.
+# Demo of the full system, in two parts.
+#  1. The relay: a local "ThreatSTOP service" (unbound speaking DNS-over-HTTPS with a test
+#     CA) and threatstop-ddrd relaying plain DNS on 127.0.0.1:10053 to it.
+#  2. Roaming (tests/demo_roaming.py, as root: sudo is used when not root): the daemon
+#     with NetworkManager (python3-dbusmock's mock) through a captive portal, login,
+#     split DNS, the service going down and back, pause/resume and stop, inside a
+#     private network + mount namespace (this machine's network and DNS are untouched).
+# Exits 1 when anything differs from what it describes (it doubles as a smoke test).
 #
-# usage: tests/demo.sh            (uses $BUILD, default ./build; needs unbound, dig, openssl)
+# usage: tests/demo.sh     (uses $BUILD, default ./build; needs unbound, dig, openssl,
+#                           and for part 2 root, python3-dbusmock, dbus, iproute2, mount)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -129,10 +136,33 @@ step "Stopping"
 kill "$ddrd_pid"; wait "$ddrd_pid" && rc=0 || rc=$?; ddrd_pid=
 echo "threatstop-ddrd exited with $rc"
 [ "$rc" = 0 ] || failures=$((failures + 1))
+[ "$failures" = 0 ] && echo "${G}Relay: every lookup gave the expected result.${N}"
+
+step "Part 2: roaming - a laptop on a hotel Wi-Fi, with NetworkManager and a captive portal"
+echo "The same daemon with its roaming controller on: it follows NetworkManager, detects the captive"
+echo "portal, steers the system DNS to its relay once the ThreatSTOP service answers, and gives it back"
+echo "when it must. All of it in a private network + mount namespace: this machine's network and"
+echo "/etc/resolv.conf are not touched. NetworkManager and polkit are python3-dbusmock's mocks on a"
+echo "private system bus; everything else is real (dbus-daemon, unbound, the daemon and its CLI, glibc)."
+roam=("$PY" "$here/demo_roaming.py" --build "$BUILD")
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then
+    echo "This part needs root (it makes the namespaces): running it with sudo."
+    roam=(sudo "${roam[@]}")
+  else
+    roam=()
+    echo "${R}This part needs root (it makes the namespaces) and sudo is not installed:" \
+      "run the demo as root.${N}"
+    failures=$((failures + 1))
+  fi
+fi
+if [ ${#roam[@]} -gt 0 ]; then
+  "${roam[@]}" || failures=$((failures + 1))
+fi
 
 echo
 if [ "$failures" = 0 ]; then
-  echo "${G}${B}Demo complete: every lookup gave the expected result.${N}"
+  echo "${G}${B}Demo complete: the relay and roaming behaved as described.${N}"
 else
   echo "${R}${B}Demo finished with $failures unexpected result(s).${N}"
   exit 1
