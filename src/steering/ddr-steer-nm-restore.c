@@ -28,6 +28,15 @@ nm_call (GDBusConnection *bus, const char *path, const char *iface, const char *
   return reply;
 }
 
+static gboolean
+still_active (GDBusConnection *bus, const char *path)
+{
+  g_autoptr(GVariant) reply = nm_call (bus, path, PROPS_IFACE, "GetAll",
+                                       g_variant_new ("(s)", ACTIVE_IFACE), "(a{sv})", NULL);
+
+  return reply != NULL;
+}
+
 /* Deactivate every active connection of the owned profiles (matched by either UUID or
  * the id): the anchor and the bound activation (NM then deletes that volatile one). */
 static gboolean
@@ -63,6 +72,8 @@ deactivate_ours (GDBusConnection *bus, GString *report, GError **error)
         continue;
       done = nm_call (bus, NM_PATH, NM_IFACE, "DeactivateConnection",
                       g_variant_new ("(o)", paths[i]), "()", &local);
+      if (!done && !still_active (bus, paths[i]))
+        continue;   /* NM was already tearing it down (bind-activation after a kill) */
       if (!done)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
