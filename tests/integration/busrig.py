@@ -25,16 +25,17 @@ IFACE = 'com.threatstop.DDR1'
 PROPS = 'org.freedesktop.DBus.Properties'
 SRC = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 
+DDR_POLICY = os.path.join(SRC, 'data', 'com.threatstop.DDR1.conf')
+
 BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>system</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
+{listen}  <auth>EXTERNAL</auth>
+{servicedir}  <policy context="default">
     <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
+    <{calls} own="*"/>
+    <{calls} send_type="method_call"/>
     <allow send_type="signal"/>
     <allow send_requested_reply="true" send_type="method_return"/>
     <allow send_requested_reply="true" send_type="error"/>
@@ -51,11 +52,27 @@ BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
     <!-- the test's mocks: python3-dbusmock's polkitd and its control interface -->
     <allow own="org.freedesktop.PolicyKit1"/>
     <allow send_destination="org.freedesktop.PolicyKit1"/>
-    <allow send_destination="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus"/>{root_policy}
   </policy>
   <include>{policy}</include>
 </busconfig>
 '''
+
+
+def bus_config(socket, permissive=False, root_policy='', also_listen=(), servicedir=None):
+    """dbus-daemon config text for a private system bus at socket (and also_listen).
+
+    Like a distribution's system bus, method calls and owning names are denied by
+    default (permissive=True allows both, for buses of mocks only); root may own and
+    call the mock polkit plus whatever root_policy (<allow .../> lines) adds; the
+    daemon's policy file is included as is."""
+    listen = ''.join('  <listen>unix:path=%s</listen>\n' % p
+                     for p in list(also_listen) + [socket])
+    return BUS_CONFIG.format(
+        listen=listen, calls='allow' if permissive else 'deny', root_policy=root_policy,
+        servicedir='  <servicedir>%s</servicedir>\n' % servicedir if servicedir else '',
+        policy=DDR_POLICY)
+
 
 # PropertiesChanged is delivered through GLib's main loop.
 dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
@@ -79,32 +96,42 @@ class BusDaemon(rig.Daemon):
 
 
 class SystemBus:
-    """A private dbus-daemon configured like a system bus, with our policy included."""
+    """A private dbus-daemon configured like a system bus (see bus_config), with our
+    policy included; while it runs, DBUS_SYSTEM_BUS_ADDRESS points at it."""
 
-    def __init__(self, dir):
+    def __init__(self, dir, permissive=False, root_policy=''):
         self.dir = dir
         os.makedirs(dir, exist_ok=True)
         self.socket = os.path.join(dir, 'system_bus_socket')
         self.address = 'unix:path=' + self.socket
         self.conf = os.path.join(dir, 'system.conf')
         with open(self.conf, 'w') as f:
-            f.write(BUS_CONFIG.format(socket=self.socket,
-                                      policy=os.path.join(SRC, 'data', 'com.threatstop.DDR1.conf')))
+            f.write(bus_config(self.socket, permissive=permissive, root_policy=root_policy))
         self.pid = None
+        self._old_addr = False      # False: DBUS_SYSTEM_BUS_ADDRESS not changed
 
     def start(self):
         rig.tool('dbus-daemon')
         self.pid, addr = dbusmock.DBusTestCase.start_dbus(conf=self.conf)
+        self._old_addr = os.environ.get('DBUS_SYSTEM_BUS_ADDRESS')
+        os.environ['DBUS_SYSTEM_BUS_ADDRESS'] = self.address
         return self
 
     def stop(self):
         if self.pid:
             dbusmock.DBusTestCase.stop_dbus(self.pid)
             self.pid = None
+        if self._old_addr is None:
+            os.environ.pop('DBUS_SYSTEM_BUS_ADDRESS', None)
+        elif self._old_addr is not False:
+            os.environ['DBUS_SYSTEM_BUS_ADDRESS'] = self._old_addr
+        self._old_addr = False
 
 
 class BusTestCase(RigTestCase):
     """unbound + private system bus + mock polkitd + the daemon on that bus."""
+
+    system_bus = SystemBus      # a subclass may give the bus more policy
 
     def setUp(self):
         super().setUp()
@@ -112,10 +139,8 @@ class BusTestCase(RigTestCase):
         self.bus = None
         # an unprivileged client (setpriv) must reach the bus socket in our temp dir
         os.chmod(self.tmp, 0o755)
-        self.bus_rig = SystemBus(self.path('bus')).start()
+        self.bus_rig = self.system_bus(self.path('bus')).start()
         os.chmod(self.bus_rig.dir, 0o755)
-        self._old_addr = os.environ.get('DBUS_SYSTEM_BUS_ADDRESS')
-        os.environ['DBUS_SYSTEM_BUS_ADDRESS'] = self.bus_rig.address
         self.bus = dbus.bus.BusConnection(self.bus_rig.address)
         self.polkitd, self.polkit_obj = dbusmock.DBusTestCase.spawn_server_template(
             'polkitd', {}, stdout=subprocess.DEVNULL)
@@ -133,10 +158,6 @@ class BusTestCase(RigTestCase):
             if self.bus is not None:
                 self.bus.close()
             self.bus_rig.stop()
-            if self._old_addr is None:
-                os.environ.pop('DBUS_SYSTEM_BUS_ADDRESS', None)
-            else:
-                os.environ['DBUS_SYSTEM_BUS_ADDRESS'] = self._old_addr
 
     # the daemon ---------------------------------------------------------
 

@@ -18,7 +18,6 @@ Example:
 import os
 import signal
 import subprocess
-import unittest.mock
 
 import dbus
 from dbusmock import MOCK_IFACE
@@ -228,20 +227,17 @@ class NMSystemBus(busrig.SystemBus):
     and logind mocks."""
 
     def __init__(self, dir):
-        super().__init__(dir)
-        with open(self.conf) as f:
-            text = f.read()
-        anchor = '<allow own="org.freedesktop.PolicyKit1"/>'
-        assert anchor in text, 'busrig.BUS_CONFIG changed: update nmmock.NMSystemBus'
-        with open(self.conf, 'w') as f:
-            f.write(text.replace(anchor, anchor + SYSTEM_BUS_POLICY))
+        super().__init__(dir, root_policy=SYSTEM_BUS_POLICY)
 
     def stop(self):
         # dbusmock's stop_dbus() polls kill(pid) every 0.1 s and so waits out the
         # zombie of the forked dbus-daemon (about 2 s a test): a gone or zombie
         # process is stopped.
-        if not self.pid:
-            return
+        if self.pid:
+            self._kill()
+        super().stop()
+
+    def _kill(self):
         try:
             os.kill(self.pid, signal.SIGTERM)
         except ProcessLookupError:
@@ -260,18 +256,19 @@ class NMSystemBus(busrig.SystemBus):
             os.kill(self.pid, signal.SIGKILL)
         self.pid = None
 
+
 class NMBusTestCase(busrig.BusTestCase):
     """busrig.BusTestCase (private system bus, mock polkitd, unbound) plus the NM
     mock as self.nm (no network yet: call self.nm.set_network())."""
 
     start_nm = True
+    system_bus = NMSystemBus
 
     def setUp(self):
         self.nm = None
         # runs after the rig's cleanup (daemons, then the bus): NM outlives the daemon
         self.addCleanup(self._nm_cleanup)
-        with unittest.mock.patch.object(busrig, 'SystemBus', NMSystemBus):
-            super().setUp()
+        super().setUp()
         self.nm = NMMock(self.bus_rig.address, logfile=self.path('nm-mock.log'))
         if self.start_nm:
             self.nm.start()

@@ -17,6 +17,7 @@ import threading
 import dbus
 import dbusmock
 
+import busrig
 import rig
 from rig import RigTestCase, wait_until
 
@@ -35,28 +36,6 @@ CONNECTIVITY = {'unknown': 0, 'none': 1, 'portal': 2, 'limited': 3, 'full': 4}
 OWNED_UUID = 'd4d9a706-83e3-4e49-857d-a38ab2ca8dcf'
 HOME_UUID = '0b0f1d5e-7c55-4a6e-9a64-9d2f3c1a0001'
 VPN_UUID = '0b0f1d5e-7c55-4a6e-9a64-9d2f3c1a0002'
-
-BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-  </policy>
-</busconfig>
-'''
-
 
 def dump_binary():
     path = os.path.join(rig.build_dir(), 'tests', 'tools', 'nm-monitor-dump')
@@ -211,19 +190,12 @@ class TestNmMonitor(RigTestCase):
 
     def setUp(self):
         super().setUp()
-        rig.tool('dbus-daemon')
-        self.socket = self.path('system_bus_socket')
-        conf = self.path('system.conf')
-        with open(conf, 'w') as f:
-            f.write(BUS_CONFIG.format(socket=self.socket))
         self.nms = []
         self.dumps = []
         self.bus = None
-        self.bus_pid, _ = dbusmock.DBusTestCase.start_dbus(conf=conf)
-        self._old_addr = os.environ.get('DBUS_SYSTEM_BUS_ADDRESS')
+        self.bus_rig = busrig.SystemBus(self.path('bus'), permissive=True).start()
         self.addCleanup(self._cleanup)
-        self.address = 'unix:path=' + self.socket
-        os.environ['DBUS_SYSTEM_BUS_ADDRESS'] = self.address
+        self.address = self.bus_rig.address
         self.bus = dbus.bus.BusConnection(self.address)
 
     def _cleanup(self):
@@ -242,11 +214,7 @@ class TestNmMonitor(RigTestCase):
             nm.stop()
         if self.bus is not None:
             self.bus.close()
-        dbusmock.DBusTestCase.stop_dbus(self.bus_pid)
-        if self._old_addr is None:
-            os.environ.pop('DBUS_SYSTEM_BUS_ADDRESS', None)
-        else:
-            os.environ['DBUS_SYSTEM_BUS_ADDRESS'] = self._old_addr
+        self.bus_rig.stop()
         if errors:
             raise AssertionError('\n'.join(errors))
 

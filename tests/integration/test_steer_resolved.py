@@ -25,17 +25,6 @@ POLICY = '''
 '''
 
 
-class ResolvedSystemBus(busrig.SystemBus):
-    def __init__(self, dir):
-        super().__init__(dir)
-        with open(self.conf) as f:
-            text = f.read()
-        anchor = '<allow own="org.freedesktop.PolicyKit1"/>'
-        assert anchor in text, 'busrig.BUS_CONFIG changed: update ResolvedSystemBus'
-        with open(self.conf, 'w') as f:
-            f.write(text.replace(anchor, anchor + POLICY))
-
-
 class TestSteerResolved(RigTestCase):
 
     def setUp(self):
@@ -44,9 +33,7 @@ class TestSteerResolved(RigTestCase):
         self.resolved = None
         self.netns = None
         self.addCleanup(self._cleanup)
-        self.bus_rig = ResolvedSystemBus(self.path('bus')).start()
-        self._old_addr = os.environ.get('DBUS_SYSTEM_BUS_ADDRESS')
-        os.environ['DBUS_SYSTEM_BUS_ADDRESS'] = self.bus_rig.address
+        self.bus_rig = busrig.SystemBus(self.path('bus'), root_policy=POLICY).start()
         self.bus = dbus.bus.BusConnection(self.bus_rig.address)
         self.start_resolved()
         # a network namespace held by a sleeping process: it dies with the process
@@ -71,10 +58,6 @@ class TestSteerResolved(RigTestCase):
         self.stop_resolved()
         self.bus.close()
         self.bus_rig.stop()
-        if self._old_addr is None:
-            os.environ.pop('DBUS_SYSTEM_BUS_ADDRESS', None)
-        else:
-            os.environ['DBUS_SYSTEM_BUS_ADDRESS'] = self._old_addr
 
     # the resolve1 mock ------------------------------------------------------------------
 

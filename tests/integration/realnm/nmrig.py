@@ -35,6 +35,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
+import busrig  # noqa: E402
 import rig  # noqa: E402
 from rig import wait_until  # noqa: E402
 
@@ -96,30 +97,6 @@ dns={gw};
 
 [ipv6]
 method=disabled
-'''
-
-BUS_CONF = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=/run/dbus/system_bus_socket</listen>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <servicedir>{services}</servicedir>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-  </policy>
-  <include>{policy}</include>
-</busconfig>
 '''
 
 DISPATCHER_SERVICE = '''[D-BUS Service]
@@ -311,10 +288,10 @@ class World:
         with open(prof, 'w') as f:
             f.write(NM0_PROFILE.format(id=NM0_ID, uuid=NM0_UUID, addr=NM0_ADDR, gw=PEER_ADDR))
         os.chmod(prof, 0o600)
-        policy = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(HERE))),
-                              'data', 'com.threatstop.DDR1.conf')
         with open(self.path('bus', 'system.conf'), 'w') as f:
-            f.write(BUS_CONF.format(socket=self.bus_socket, services=services, policy=policy))
+            # dispatcher scripts call the bus at the standard path
+            f.write(busrig.bus_config(self.bus_socket, permissive=True, servicedir=services,
+                                      also_listen=['/run/dbus/system_bus_socket']))
         with open(os.path.join(services, 'org.freedesktop.nm_dispatcher.service'), 'w') as f:
             f.write(DISPATCHER_SERVICE.format(exe=NM_DISPATCHER))
         self.install_dispatcher_script('10-rig-log', LOG_SCRIPT.format(

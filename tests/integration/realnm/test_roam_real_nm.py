@@ -42,6 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
+import busrig  # noqa: E402
 import nmrig  # noqa: E402
 import rig  # noqa: E402
 from nmrig import PEER_ADDR, PORTAL_PROBE_URL  # noqa: E402
@@ -66,13 +67,6 @@ def _interrupt(*_):
     # unittest records SystemExit as a test error and goes on; KeyboardInterrupt
     # ends the run, and atexit then tears the world down
     raise KeyboardInterrupt('SIGTERM')
-
-
-def admin_binary():
-    path = os.path.join(rig.build_dir(), 'src', 'admin', 'threatstop-ddr-admin')
-    if not os.access(path, os.X_OK):
-        raise AssertionError('CLI binary not found: %s (build it, or set DDR_BUILD_DIR)' % path)
-    return os.path.abspath(path)
 
 
 class NetnsDaemon(rig.Daemon):
@@ -148,7 +142,7 @@ class TestRoamRealNM(unittest.TestCase):
             if os.geteuid() != 0:
                 raise AssertionError('the real-NetworkManager test needs root (netns, mounts)')
             cls.binary = rig.daemon_binary()
-            cls.admin = admin_binary()
+            cls.admin = busrig.admin_binary()
             cls.world = nmrig.World(os.path.join(cls.tmp, 'world'))
             cls.world.start()
             sys.stderr.write('NetworkManager ready (nm0 up, FULL) %.2fs after start\n'
