@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 
 #include "ddr-admin-conf.h"
+#include "ddr-admin-files.h"
 #include "ddr-acl.h"
 #include "ddr-config.h"
 #include "ddr-dns-wire.h"
@@ -196,18 +197,10 @@ check_with_daemon_loader (const char *text, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
   g_autoptr(DdrConfig) config = NULL;
-  g_autofree char *tmp = NULL;
-  int fd;
+  g_autofree char *tmp = ddr_admin_files_write_tmp ("ddr-conf-XXXXXX", text, error);
 
-  fd = g_file_open_tmp ("ddr-conf-XXXXXX", &tmp, error);
-  if (fd < 0)
+  if (!tmp)
     return FALSE;
-  close (fd);
-  if (!g_file_set_contents (tmp, text, -1, error))
-    {
-      g_unlink (tmp);
-      return FALSE;
-    }
   config = ddr_config_load (tmp, NULL, &local_error);
   g_unlink (tmp);
   if (!config)

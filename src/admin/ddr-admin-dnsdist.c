@@ -10,6 +10,7 @@
 #include <glib/gstdio.h>
 
 #include "ddr-admin-dnsdist.h"
+#include "ddr-admin-files.h"
 #include "ddr-doh-url.h"
 
 /* Outgoing DoH arrived in 1.7 (Ubuntu 22.04's 1.6 has none). */
@@ -170,7 +171,6 @@ ddr_admin_dnsdist_check_config (const char *text, GError **error)
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
   int status = 0;
-  int fd;
   gboolean ran;
 
   if (!bin)
@@ -180,15 +180,9 @@ ddr_admin_dnsdist_check_config (const char *text, GError **error)
                      "or use --engine=ddr"));
       return FALSE;
     }
-  fd = g_file_open_tmp ("ddr-dnsdist-XXXXXX.conf", &tmp, error);
-  if (fd < 0)
+  tmp = ddr_admin_files_write_tmp ("ddr-dnsdist-XXXXXX.conf", text, error);
+  if (!tmp)
     return FALSE;
-  close (fd);
-  if (!g_file_set_contents (tmp, text, -1, error))
-    {
-      g_unlink (tmp);
-      return FALSE;
-    }
   {
     const char *argv[] = { bin, "--check-config", "-C", tmp, NULL };
 

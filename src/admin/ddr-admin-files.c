@@ -1,10 +1,12 @@
-/* The unit and dispatcher script install puts in place, and where they come from. */
+/* The unit and dispatcher script install puts in place (and from where); config temp files. */
 #define G_LOG_DOMAIN "ddr-admin"
 
 #include "config.h"
 
+#include <unistd.h>
 #include <gio/gio.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "ddr-admin-files.h"
 #include "ddr-admin-install.h"
@@ -128,4 +130,21 @@ ddr_admin_files_clear (DdrInstallFiles *files)
 {
   g_clear_pointer (&files->unit_source, g_free);
   g_clear_pointer (&files->dispatcher_source, g_free);
+}
+
+char *
+ddr_admin_files_write_tmp (const char *tmpl, const char *text, GError **error)
+{
+  g_autofree char *tmp = NULL;
+  int fd = g_file_open_tmp (tmpl, &tmp, error);
+
+  if (fd < 0)
+    return NULL;
+  close (fd);
+  if (!g_file_set_contents (tmp, text, -1, error))
+    {
+      g_unlink (tmp);
+      return NULL;
+    }
+  return g_steal_pointer (&tmp);
 }

@@ -1,4 +1,4 @@
-/* The unit and dispatcher script install puts in place, and where they come from. */
+/* The unit and dispatcher script install puts in place (and from where); config temp files. */
 #pragma once
 
 #include <glib.h>
@@ -26,5 +26,9 @@ gboolean ddr_admin_files_copy  (const char *root, DdrInstallFiles *files, DdrIns
                                 DdrInstallState *known, GError **error);
 void     ddr_admin_files_clear (DdrInstallFiles *files);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (DdrInstallFiles, ddr_admin_files_clear)
+
+/* Writes text to a new temporary file (tmpl as for g_file_open_tmp) for a checker to
+ * read: returns its path, which the caller unlinks; NULL (error) if it cannot. */
+char    *ddr_admin_files_write_tmp (const char *tmpl, const char *text, GError **error);
 
 G_END_DECLS

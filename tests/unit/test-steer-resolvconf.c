@@ -105,6 +105,15 @@ write_file (const char *path, const char *data, int mode)
                                            NULL));
 }
 
+/* path holds exactly text. */
+static void
+assert_file (const char *path, const char *text)
+{
+  g_autofree char *data = read_file (path);
+
+  g_assert_cmpstr (data, ==, text);
+}
+
 static void
 assert_steered (Fixture *f)
 {
@@ -124,12 +133,23 @@ exists_in_state (Fixture *f, const char *name)
   return g_file_test (p, G_FILE_TEST_EXISTS);
 }
 
+/* A run that steers ORIGINAL and ends without turning steering off, as a crash would. */
+static void
+steer_and_crash (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  DdrSteer *steer = new_steer (f);
+
+  write_file (f->path, ORIGINAL, 0644);
+  g_assert_true (set_sync (steer, TRUE, &error));
+  g_object_unref (steer);
+}
+
 static void
 test_on_off (Fixture *f, gconstpointer data)
 {
   g_autoptr(DdrSteer) steer = new_steer (f);
   g_autoptr(GError) error = NULL;
-  g_autofree char *back = NULL;
   GStatBuf st;
 
   write_file (f->path, ORIGINAL, 0640);
@@ -146,8 +166,7 @@ test_on_off (Fixture *f, gconstpointer data)
 
   g_assert_true (set_sync (steer, FALSE, &error));
   g_assert_false (ddr_steer_is_on (steer));
-  back = read_file (f->path);
-  g_assert_cmpstr (back, ==, ORIGINAL);
+  assert_file (f->path, ORIGINAL);
   g_assert_cmpint (g_lstat (f->path, &st), ==, 0);
   g_assert_cmpint (st.st_mode & 07777, ==, 0640);
   g_assert_false (exists_in_state (f, "steering.record"));
@@ -155,9 +174,7 @@ test_on_off (Fixture *f, gconstpointer data)
 
   /* Off again changes nothing. */
   g_assert_true (set_sync (steer, FALSE, &error));
-  g_clear_pointer (&back, g_free);
-  back = read_file (f->path);
-  g_assert_cmpstr (back, ==, ORIGINAL);
+  assert_file (f->path, ORIGINAL);
 }
 
 static void
@@ -202,7 +219,6 @@ test_rewritten_by_other (Fixture *f, gconstpointer data)
   g_autoptr(DdrSteer) steer = new_steer (f);
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) report = g_string_new (NULL);
-  g_autofree char *back = NULL;
   const char *newer = "nameserver 203.0.113.9\n";
 
   write_file (f->path, ORIGINAL, 0644);
@@ -211,17 +227,14 @@ test_rewritten_by_other (Fixture *f, gconstpointer data)
   g_assert_true (ddr_steer_restore_all (NULL, f->root, f->state, report, &error));
   g_assert_no_error (error);
   g_assert_nonnull (strstr (report->str, "another program"));
-  back = read_file (f->path);
-  g_assert_cmpstr (back, ==, newer);
+  assert_file (f->path, newer);
   g_assert_false (exists_in_state (f, "steering.record"));
 
   /* Steering again takes the newer file as the original. */
   g_assert_true (set_sync (steer, TRUE, &error));
   assert_steered (f);
   g_assert_true (set_sync (steer, FALSE, &error));
-  g_clear_pointer (&back, g_free);
-  back = read_file (f->path);
-  g_assert_cmpstr (back, ==, newer);
+  assert_file (f->path, newer);
 }
 
 static void
@@ -229,27 +242,19 @@ test_restore_idempotent (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) report = g_string_new (NULL);
-  g_autofree char *back = NULL;
-  DdrSteer *steer = new_steer (f);
 
-  write_file (f->path, ORIGINAL, 0644);
-  g_assert_true (set_sync (steer, TRUE, &error));
-  /* A crash: the object goes away without turning steering off. */
-  g_object_unref (steer);
+  steer_and_crash (f);
   assert_steered (f);
 
   g_assert_true (ddr_steer_restore_all (NULL, f->root, f->state, report, &error));
   g_assert_no_error (error);
   g_assert_nonnull (strstr (report->str, "Restored"));
-  back = read_file (f->path);
-  g_assert_cmpstr (back, ==, ORIGINAL);
+  assert_file (f->path, ORIGINAL);
 
   g_string_truncate (report, 0);
   g_assert_true (ddr_steer_restore_all (NULL, f->root, f->state, report, &error));
   g_assert_cmpstr (report->str, ==, "");
-  g_clear_pointer (&back, g_free);
-  back = read_file (f->path);
-  g_assert_cmpstr (back, ==, ORIGINAL);
+  assert_file (f->path, ORIGINAL);
 }
 
 /* Record present + our file, written by an earlier process: restore puts it back. */
@@ -259,15 +264,10 @@ test_crash_recovery (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) report = g_string_new (NULL);
   g_autofree char *steered = NULL;
-  g_autofree char *record = NULL;
-  g_autofree char *back = NULL;
-  DdrSteer *steer = new_steer (f);
+  g_autofree char *record = g_build_filename (f->state, "steering.record", NULL);
 
-  write_file (f->path, ORIGINAL, 0644);
-  g_assert_true (set_sync (steer, TRUE, &error));
+  steer_and_crash (f);
   steered = read_file (f->path);
-  record = g_build_filename (f->state, "steering.record", NULL);
-  g_object_unref (steer);
 
   /* Start over from the files alone, as a fresh process would (the rewrite by the
    * crashed run's own content must still count as ours). */
@@ -275,8 +275,7 @@ test_crash_recovery (Fixture *f, gconstpointer data)
   g_assert_true (g_file_test (record, G_FILE_TEST_EXISTS));
   g_assert_true (ddr_steer_restore_all (NULL, f->root, f->state, report, &error));
   g_assert_no_error (error);
-  back = read_file (f->path);
-  g_assert_cmpstr (back, ==, ORIGINAL);
+  assert_file (f->path, ORIGINAL);
   g_assert_false (g_file_test (record, G_FILE_TEST_EXISTS));
 }
 
@@ -287,11 +286,8 @@ test_lost_record (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) report = g_string_new (NULL);
   g_autofree char *record = g_build_filename (f->state, "steering.record", NULL);
-  DdrSteer *steer = new_steer (f);
 
-  write_file (f->path, ORIGINAL, 0644);
-  g_assert_true (set_sync (steer, TRUE, &error));
-  g_object_unref (steer);
+  steer_and_crash (f);
   g_assert_cmpint (g_unlink (record), ==, 0);
   g_assert_false (ddr_steer_restore_all (NULL, f->root, f->state, report, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
@@ -352,10 +348,7 @@ test_bad_input (Fixture *f, gconstpointer data)
   g_assert_true (set_sync (steer, TRUE, &error));
   g_assert_true (ddr_steer_is_on (steer));
   g_object_unref (steer);
-  {
-    g_autofree char *back = read_file (f->path);
-    g_assert_cmpstr (back, ==, ORIGINAL);
-  }
+  assert_file (f->path, ORIGINAL);
 }
 
 int
