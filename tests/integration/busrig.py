@@ -82,10 +82,7 @@ POLKIT_CONFIGURE = 'com.threatstop.ddr.configure'
 
 
 def admin_binary():
-    path = os.path.join(rig.build_dir(), 'src', 'admin', 'threatstop-ddr-admin')
-    if not os.access(path, os.X_OK):
-        raise AssertionError('CLI binary not found: %s (build it, or set DDR_BUILD_DIR)' % path)
-    return os.path.abspath(path)
+    return rig.built('CLI binary', 'src', 'admin', 'threatstop-ddr-admin')
 
 
 class BusDaemon(rig.Daemon):

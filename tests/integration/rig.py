@@ -51,11 +51,25 @@ def build_dir():
         os.path.dirname(os.path.abspath(__file__)), '..', '..', 'build')
 
 
-def daemon_binary():
-    path = os.path.join(build_dir(), 'src', 'service', 'threatstop-ddrd')
+def built(what, *parts):
+    """The absolute path of an executable in the build dir; a missing one fails the test."""
+    path = os.path.join(build_dir(), *parts)
     if not os.access(path, os.X_OK):
-        raise AssertionError('daemon binary not found: %s (build it, or set DDR_BUILD_DIR)' % path)
+        raise AssertionError('%s not found: %s (build it, or set DDR_BUILD_DIR)' % (what, path))
     return os.path.abspath(path)
+
+
+def daemon_binary():
+    return built('daemon binary', 'src', 'service', 'threatstop-ddrd')
+
+
+def read_log(path):
+    """A log file's text so far ('' before it exists)."""
+    try:
+        with open(path, errors='replace') as f:
+            return f.read()
+    except OSError:
+        return ''
 
 
 def wait_until(cond, timeout=10.0, interval=0.02, what='condition'):
@@ -756,11 +770,7 @@ class Unbound:
         self.proc.send_signal(signal.SIGCONT)
 
     def log(self):
-        try:
-            with open(self.logfile, errors='replace') as f:
-                return f.read()
-        except OSError:
-            return ''
+        return read_log(self.logfile)
 
 
 def format_config(config):
@@ -922,11 +932,7 @@ class Daemon:
         return rc
 
     def log(self):
-        try:
-            with open(self.logfile, errors='replace') as f:
-                return f.read()
-        except OSError:
-            return ''
+        return read_log(self.logfile)
 
     def wait_log(self, pattern, timeout=5.0, start=0):
         """Wait until the log (from offset start) matches regex pattern; return the match."""

@@ -11,10 +11,7 @@ import rig
 
 
 def driver_binary():
-    path = os.path.join(rig.build_dir(), 'tests', 'tools', 'steer-driver')
-    if not os.access(path, os.X_OK):
-        raise AssertionError('steer-driver not found: %s (build it, or set DDR_BUILD_DIR)' % path)
-    return os.path.abspath(path)
+    return rig.built('steer-driver', 'tests', 'tools', 'steer-driver')
 
 
 class Driver:

@@ -38,10 +38,7 @@ HOME_UUID = '0b0f1d5e-7c55-4a6e-9a64-9d2f3c1a0001'
 VPN_UUID = '0b0f1d5e-7c55-4a6e-9a64-9d2f3c1a0002'
 
 def dump_binary():
-    path = os.path.join(rig.build_dir(), 'tests', 'tools', 'nm-monitor-dump')
-    if not os.access(path, os.X_OK):
-        raise AssertionError('%s not found (build it, or set DDR_BUILD_DIR)' % path)
-    return os.path.abspath(path)
+    return rig.built('nm-monitor-dump', 'tests', 'tools', 'nm-monitor-dump')
 
 
 class Dump:

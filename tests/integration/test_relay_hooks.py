@@ -26,10 +26,7 @@ SERVICE_ZONE = ['local-data: "probe.test. 60 IN A 192.0.2.77"']
 
 
 def driver_binary():
-    path = os.path.join(rig.build_dir(), 'tests', 'tools', 'relay-hooks')
-    if not os.access(path, os.X_OK):
-        raise AssertionError('driver not built: %s (build it, or set DDR_BUILD_DIR)' % path)
-    return os.path.abspath(path)
+    return rig.built('relay-hooks driver', 'tests', 'tools', 'relay-hooks')
 
 
 class Driver:

@@ -72,10 +72,11 @@ bound_socket (const char *ip)
   return s;
 }
 
+/* "127.0.0.1:PORT" of a socket bound by bound_socket ("127.0.0.1"). */
 static char *
-server_text (Fixture *f)
+address_text (GSocket *socket)
 {
-  g_autoptr(GSocketAddress) local = g_socket_get_local_address (f->server, NULL);
+  g_autoptr(GSocketAddress) local = g_socket_get_local_address (socket, NULL);
 
   return g_strdup_printf ("127.0.0.1:%u",
                           g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local)));
@@ -153,7 +154,7 @@ check_good (Fixture *f)
 static void
 test_answer (Fixture *f, gconstpointer data)
 {
-  g_autofree char *server = server_text (f);
+  g_autofree char *server = address_text (f->server);
   const char *servers[] = { server, NULL };
 
   (void) data;
@@ -164,7 +165,7 @@ test_answer (Fixture *f, gconstpointer data)
 static void
 test_spoofs_ignored (Fixture *f, gconstpointer data)
 {
-  g_autofree char *server = server_text (f);
+  g_autofree char *server = address_text (f->server);
   const char *servers[] = { server, NULL };
 
   (void) data;
@@ -177,10 +178,8 @@ static void
 test_next_server (Fixture *f, gconstpointer data)
 {
   g_autoptr(GSocket) silent = bound_socket ("127.0.0.1");
-  g_autoptr(GSocketAddress) sa = g_socket_get_local_address (silent, NULL);
-  g_autofree char *dead = g_strdup_printf ("127.0.0.1:%u",
-                                           g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (sa)));
-  g_autofree char *server = server_text (f);
+  g_autofree char *dead = address_text (silent);
+  g_autofree char *server = address_text (f->server);
   const char *servers[] = { dead, server, NULL };
   gint64 t0 = g_get_monotonic_time ();
 
@@ -203,9 +202,7 @@ static void
 test_cancel (Fixture *f, gconstpointer data)
 {
   g_autoptr(GSocket) silent = bound_socket ("127.0.0.1");
-  g_autoptr(GSocketAddress) sa = g_socket_get_local_address (silent, NULL);
-  g_autofree char *server = g_strdup_printf ("127.0.0.1:%u",
-                                             g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (sa)));
+  g_autofree char *server = address_text (silent);
   const char *servers[] = { server, NULL };
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   gint64 t0 = g_get_monotonic_time ();

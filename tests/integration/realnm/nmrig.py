@@ -179,11 +179,7 @@ class Child:
         self._log.close()
 
     def log(self):
-        try:
-            with open(self.logfile, errors='replace') as f:
-                return f.read()
-        except OSError:
-            return ''
+        return rig.read_log(self.logfile)
 
 
 class World:
