@@ -4,13 +4,6 @@
 
 #include "ddr-steer-private.h"
 
-#define NM_PATH           "/org/freedesktop/NetworkManager"
-#define NM_IFACE          "org.freedesktop.NetworkManager"
-#define SETTINGS_PATH     "/org/freedesktop/NetworkManager/Settings"
-#define SETTINGS_IFACE    "org.freedesktop.NetworkManager.Settings"
-#define CONNECTION_IFACE  "org.freedesktop.NetworkManager.Settings.Connection"
-#define CALL_TIMEOUT_MS   15000
-
 typedef struct {
   GDBusConnection *bus;
   DdrSteerLinkType link;

@@ -5,15 +5,6 @@
 
 #include "ddr-steer-private.h"
 
-#define NM_PATH          "/org/freedesktop/NetworkManager"
-#define NM_IFACE         "org.freedesktop.NetworkManager"
-#define SETTINGS_PATH    "/org/freedesktop/NetworkManager/Settings"
-#define SETTINGS_IFACE   "org.freedesktop.NetworkManager.Settings"
-#define CONNECTION_IFACE "org.freedesktop.NetworkManager.Settings.Connection"
-#define ACTIVE_IFACE     "org.freedesktop.NetworkManager.Connection.Active"
-#define PROPS_IFACE      "org.freedesktop.DBus.Properties"
-#define CALL_TIMEOUT_MS  15000
-
 static GVariant *
 nm_call (GDBusConnection *bus, const char *path, const char *iface, const char *method,
          GVariant *params, const char *reply_type, GError **error)

@@ -3,11 +3,6 @@
 
 #include "ddr-steer-private.h"
 
-#define SETTINGS_PATH     "/org/freedesktop/NetworkManager/Settings"
-#define SETTINGS_IFACE    "org.freedesktop.NetworkManager.Settings"
-#define CONNECTION_IFACE  "org.freedesktop.NetworkManager.Settings.Connection"
-#define CALL_TIMEOUT_MS   15000
-
 typedef struct {
   GDBusConnection *bus;
   char **paths;

@@ -4,18 +4,10 @@
 
 #include "ddr-steer-private.h"
 
-#define NM_PATH           "/org/freedesktop/NetworkManager"
-#define NM_IFACE          "org.freedesktop.NetworkManager"
-#define SETTINGS_PATH     "/org/freedesktop/NetworkManager/Settings"
-#define SETTINGS_IFACE    "org.freedesktop.NetworkManager.Settings"
-#define CONNECTION_IFACE  "org.freedesktop.NetworkManager.Settings.Connection"
-#define ACTIVE_IFACE      "org.freedesktop.NetworkManager.Connection.Active"
-#define PROPS_IFACE       "org.freedesktop.DBus.Properties"
 /* NMSettingsAddConnection2Flags: IN_MEMORY | BLOCK_AUTOCONNECT (steer.md §2.2). */
 #define ADD_FLAGS         0x22
 /* NMSettingsUpdate2Flags: IN_MEMORY (never write the profile to disk, steer.md §2.1). */
 #define UPDATE_IN_MEMORY  0x2
-#define CALL_TIMEOUT_MS   15000
 /* NMActiveConnectionState: ACTIVATING, ACTIVATED count as on. */
 #define AC_ACTIVATING     1
 #define AC_ACTIVATED      2

@@ -10,6 +10,17 @@ G_BEGIN_DECLS
 #define DDR_NM_BUS_NAME     "org.freedesktop.NetworkManager"
 #define DDR_RESOLVED_BUS_NAME "org.freedesktop.resolve1"
 
+/* NetworkManager's objects and interfaces, for the networkmanager backend's files. */
+#define NM_PATH          "/org/freedesktop/NetworkManager"
+#define NM_IFACE         "org.freedesktop.NetworkManager"
+#define SETTINGS_PATH    "/org/freedesktop/NetworkManager/Settings"
+#define SETTINGS_IFACE   "org.freedesktop.NetworkManager.Settings"
+#define CONNECTION_IFACE "org.freedesktop.NetworkManager.Settings.Connection"
+#define ACTIVE_IFACE     "org.freedesktop.NetworkManager.Connection.Active"
+#define PROPS_IFACE      "org.freedesktop.DBus.Properties"
+/* How long a steering call waits for NM or resolved at most. */
+#define CALL_TIMEOUT_MS  15000
+
 /* THREATSTOP_DDR_STEER_LINK: the owned link is dummy (default) or a veth pair. */
 typedef enum {
   DDR_STEER_LINK_DUMMY,

@@ -13,7 +13,6 @@
 #define RESOLVED_PATH   "/org/freedesktop/resolve1"
 #define RESOLVED_IFACE  "org.freedesktop.resolve1.Manager"
 #define GROUP           "resolved"
-#define CALL_TIMEOUT_MS 15000
 
 struct _DdrSteerResolved {
   DdrSteerBackend parent;
