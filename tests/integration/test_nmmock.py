@@ -96,8 +96,10 @@ class TestNMMock(NMBusTestCase):
 
         # the network goes away: no primary, connectivity NONE
         self.nm.remove_network(WIFI_UUID)
-        self.spin(GLib, lambda: c.get_primary_connection() is None, what='primary to go')
-        self.assertEqual(c.get_connectivity(), NM.ConnectivityState.NONE)
+        # two PropertiesChanged (PrimaryConnection, then Connectivity): wait for both
+        self.spin(GLib, lambda: c.get_primary_connection() is None
+                  and c.get_connectivity() == NM.ConnectivityState.NONE,
+                  what='primary to go and connectivity NONE')
 
     def test_steering_recipe_over_raw_dbus(self):
         self.nm.set_network(uuid=WIFI_UUID)
