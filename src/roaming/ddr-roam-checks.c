@@ -24,6 +24,7 @@ typedef struct {
   DdrRoamController *self;
   DdrRelay          *relay;         /* outlives every probe: it completes them first */
   GCancellable      *cancellable;
+  guint              gen;           /* canary lookups: the proof they belong to */
 } Call;
 
 static Call *
@@ -34,6 +35,7 @@ call_new (DdrRoamController *self)
   c->self = self;
   c->relay = self->relay;
   c->cancellable = g_object_ref (self->checks);
+  c->gen = 0;
   return c;
 }
 
@@ -238,7 +240,6 @@ on_portal_done (GObject *source, GAsyncResult *result, gpointer user_data)
         g_info ("captive portal: %s", detail ? detail : url);
       g_free (self->portal_url);
       self->portal_url = g_steal_pointer (&url);
-      ddr_roam_apply_routes (self);   /* the portal's host: the network's DNS */
     }
   if (self->facts.portal_seen || self->facts.connectivity == DDR_CONNECTIVITY_PORTAL)
     {
@@ -253,6 +254,7 @@ on_portal_done (GObject *source, GAsyncResult *result, gpointer user_data)
   if (was && !self->facts.portal_seen)
     {
       g_info ("the captive portal is gone");
+      g_clear_pointer (&self->portal_url, g_free);
       ddr_nm_monitor_recheck (self->monitor);
       self->backoff_ms = 0;
       ddr_roam_service_probe (self);
@@ -277,16 +279,26 @@ portal_probe (DdrRoamController *self)
 
 static void canary_attempt (DdrRoamController *self);
 
-static void
-canary_done (DdrRoamController *self, gboolean ok)
+void
+ddr_roam_canary_stop (DdrRoamController *self)
 {
+  self->canary_gen++;   /* answers of the resolver still in flight are for an old proof */
   ddr_relay_expect_canary (self->relay, NULL, NULL, NULL);
   g_clear_pointer (&self->canary_name, g_free);
   g_clear_handle_id (&self->canary_id, g_source_remove);
+}
+
+static void
+canary_done (DdrRoamController *self, gboolean ok)
+{
+  ddr_roam_canary_stop (self);
   self->facts.canary = ok ? DDR_CHECK_OK : DDR_CHECK_FAILED;
   if (!ok)
-    ddr_roam_set_error (self, "DNS steering did not take effect: a test name resolved through "
-                              "the system resolver never reached the relay.");
+    {
+      ddr_roam_set_error (self, "DNS steering did not take effect: a test name resolved through "
+                                "the system resolver never reached the relay.");
+      ddr_roam_steer_schedule_retry (self, TRUE);
+    }
   ddr_roam_update (self);
 }
 
@@ -313,11 +325,13 @@ static void
 on_canary_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GList *addrs = g_resolver_lookup_by_name_finish (G_RESOLVER (source), result, NULL);
-  DdrRoamController *self = call_end (user_data);
+  Call *call = user_data;
+  guint gen = call->gen;
+  DdrRoamController *self = call_end (call);
 
   g_resolver_free_addresses (addrs);
-  if (!self || !self->canary_name)
-    return;   /* cancelled, or already seen */
+  if (!self || gen != self->canary_gen || !self->canary_name)
+    return;   /* cancelled, already seen, or an earlier proof's answer */
   self->canary_attempt++;
   if (self->canary_attempt >= G_N_ELEMENTS (canary_delays_ms))
     {
@@ -331,15 +345,17 @@ static void
 canary_attempt (DdrRoamController *self)
 {
   g_autoptr(GResolver) resolver = g_resolver_get_default ();
+  Call *call = call_new (self);
 
   /* A fresh name each time: a negative answer cached on a leaking path must not
    * hide a later success. */
   g_free (self->canary_name);
   self->canary_name = g_strdup_printf ("%08x%08x.canary.threatstop-ddr.arpa", g_random_int (),
                                        g_random_int ());
+  call->gen = self->canary_gen;
   ddr_relay_expect_canary (self->relay, self->canary_name, on_canary_seen, self);
   g_resolver_lookup_by_name_async (resolver, self->canary_name, self->checks, on_canary_resolved,
-                                   call_new (self));
+                                   call);
 }
 
 void
@@ -347,6 +363,7 @@ ddr_roam_canary_start (DdrRoamController *self)
 {
   if (!self->checks)
     return;
+  ddr_roam_canary_stop (self);
   self->canary_attempt = 0;
   canary_attempt (self);
 }
@@ -361,11 +378,9 @@ ddr_roam_checks_reset (DdrRoamController *self)
   g_clear_object (&self->checks);
   g_clear_handle_id (&self->retry_id, g_source_remove);
   g_clear_handle_id (&self->portal_retry_id, g_source_remove);
-  g_clear_handle_id (&self->canary_id, g_source_remove);
-  g_clear_pointer (&self->canary_name, g_free);
+  ddr_roam_canary_stop (self);
   g_clear_pointer (&self->service_addrs, g_strfreev);
   g_clear_pointer (&self->network_addrs, g_strfreev);
-  ddr_relay_expect_canary (self->relay, NULL, NULL, NULL);
   self->service_running = self->portal_running = self->trust_running = FALSE;
   self->backoff_ms = self->portal_backoff_ms = 0;
 }

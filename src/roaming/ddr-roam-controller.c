@@ -67,93 +67,15 @@ publish (DdrRoamController *self)
   self->publish (&status, self->publish_data);
 }
 
-/* ---- steering ---- */
-
-static void push_steering (DdrRoamController *self);
-
-/* Once the system points at the relay, prove it (unless a proof is running or done). */
-static void
-maybe_prove (DdrRoamController *self)
-{
-  if (self->steer_wanted && !self->steer_busy && self->steer && ddr_steer_is_on (self->steer) &&
-      self->facts.canary == DDR_CHECK_UNKNOWN && !self->canary_name)
-    ddr_roam_canary_start (self);
-}
-
-static void
-on_steer_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GError) error = NULL;
-  DdrRoamController *self = user_data;
-  gboolean ok = ddr_steer_set_finish (DDR_STEER (source), result, &error);
-
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  self->steer_busy = FALSE;
-  if (!ok)
-    {
-      g_autofree char *message = g_strdup_printf ("Cannot %s the system DNS: %s",
-                                                  self->steer_request ? "steer" : "restore",
-                                                  error->message);
-      ddr_roam_set_error (self, message);
-      if (self->steer_request && self->steer_wanted)
-        {
-          self->facts.canary = DDR_CHECK_FAILED;
-          ddr_roam_update (self);
-          return;
-        }
-    }
-  /* Only what changed since the request is sent again: a failure is not retried
-   * in a loop (the next network event or probe brings the next attempt). */
-  if (self->steer_wanted != self->steer_request)
-    {
-      push_steering (self);
-      return;
-    }
-  maybe_prove (self);
-}
-
-static void
-push_steering (DdrRoamController *self)
-{
-  if (self->steer_busy)
-    return;   /* on_steer_done looks at steer_wanted again */
-  if (!self->steer)
-    {
-      if (self->steer_wanted)
-        {
-          ddr_roam_set_error (self, "No DNS steering backend is available.");
-          self->facts.canary = DDR_CHECK_FAILED;
-          ddr_roam_update (self);
-        }
-      return;
-    }
-  self->steer_busy = TRUE;
-  self->steer_request = self->steer_wanted;
-  ddr_steer_set_async (self->steer, self->steer_wanted, self->cancellable, on_steer_done, self);
-}
-
 /* The one place the state changes: decide from the facts, steer, publish. */
 void
 ddr_roam_update (DdrRoamController *self)
 {
   DdrRoamDecision d = ddr_roam_decide (&self->facts);
 
-  if (d.steer != self->steer_wanted)
-    {
-      self->steer_wanted = d.steer;
-      if (!d.steer)
-        {
-          /* A proof in progress is for a path that is going away. */
-          ddr_relay_expect_canary (self->relay, NULL, NULL, NULL);
-          g_clear_pointer (&self->canary_name, g_free);
-          g_clear_handle_id (&self->canary_id, g_source_remove);
-          if (self->facts.canary == DDR_CHECK_OK)
-            self->facts.canary = DDR_CHECK_UNKNOWN;
-        }
-      push_steering (self);
-    }
-  maybe_prove (self);
+  /* Steering without a backend fails at once and changes the facts: decide again. */
+  if (ddr_roam_steer_toward (self, d.steer))
+    d = ddr_roam_decide (&self->facts);
   if (d.state != self->state)
     {
       g_info ("state %s -> %s after %" G_GINT64_FORMAT " ms", ddr_roam_state_to_string (self->state),
@@ -190,8 +112,9 @@ ddr_roam_apply_routes (DdrRoamController *self)
 {
   const DdrNetSnapshot *s = self->snapshot;
   g_autofree char *probe_host = host_of (self->config.portal_probe_url);
-  g_autofree char *portal_host = host_of (self->portal_url);
-  const char *hosts[] = { s ? s->check_host : NULL, probe_host, portal_host, NULL };
+  /* Configured hosts only (NM's check URI, ours): never a name the network chose,
+   * such as a redirect's host - that could be "com". */
+  const char *hosts[] = { s ? s->check_host : NULL, probe_host, NULL };
   const char *compact[G_N_ELEMENTS (hosts)] = { NULL };
   g_autoptr(GPtrArray) routes = NULL;
   g_autofree DdrLocalRoute *table = NULL;
@@ -219,9 +142,11 @@ network_key (const DdrNetSnapshot *s)
   g_autofree char *servers = s->have_primary && s->primary.servers
                              ? g_strjoinv (",", s->primary.servers) : g_strdup ("");
 
-  return g_strdup_printf ("%d|%d|%s|%u|%s", s->nm_running, s->have_primary,
+  /* Connectivity only as "none or not": FULL/LIMITED/PORTAL changes of the same
+   * network are looked at again (checks_reprobe), not treated as a new network. */
+  return g_strdup_printf ("%d|%d|%s|%d|%s", s->nm_running, s->have_primary,
                           s->have_primary && s->primary.uuid ? s->primary.uuid : "",
-                          s->connectivity, servers);
+                          s->connectivity == DDR_CONNECTIVITY_NONE, servers);
 }
 
 /* Steering through NetworkManager: its absence is a restart to wait out, not a
@@ -263,6 +188,7 @@ new_network (DdrRoamController *self)
   ddr_relay_network_changed (self->relay);
   g_clear_pointer (&self->portal_url, g_free);
   ddr_roam_checks_start (self);
+  ddr_roam_steer_retry_now (self);
 }
 
 static void
@@ -272,6 +198,7 @@ on_network_changed (DdrNmMonitor *monitor, gpointer user_data)
   DdrNetSnapshot *s = ddr_nm_monitor_snapshot (monitor);
   g_autofree char *key = network_key (s);
   gboolean fresh = g_strcmp0 (key, self->network_key) != 0;
+  gboolean moved = self->snapshot && s->connectivity != self->snapshot->connectivity;
 
   g_clear_pointer (&self->snapshot, ddr_net_snapshot_free);
   self->snapshot = s;
@@ -285,7 +212,6 @@ on_network_changed (DdrNmMonitor *monitor, gpointer user_data)
   self->facts.connectivity = s->nm_running ? s->connectivity : DDR_CONNECTIVITY_UNKNOWN;
   self->facts.trusted_network = is_trusted (self, s);
   ensure_steer (self);
-  ddr_roam_apply_routes (self);
   if (!self->facts.roaming)
     ddr_roam_checks_reset (self);
   else if (fresh)
@@ -294,6 +220,12 @@ on_network_changed (DdrNmMonitor *monitor, gpointer user_data)
               s->connectivity);
       new_network (self);
     }
+  else if (moved)
+    {
+      self->changed_us = g_get_monotonic_time ();
+      ddr_roam_checks_reprobe (self);
+    }
+  ddr_roam_apply_routes (self);
   ddr_roam_update (self);
 }
 
@@ -313,9 +245,7 @@ on_prepare_for_sleep (GDBusConnection *bus, const char *sender, const char *path
   if (going_down || !self->facts.roaming)
     return;
   g_info ("resumed from suspend: dropping upstream connections and checking the network again");
-  if (self->facts.paused && self->paused_until &&
-      (guint64) (g_get_real_time () / G_USEC_PER_SEC) >= self->paused_until)
-    ddr_roam_controller_resume (self, NULL);
+  ddr_roam_pause_rearm (self);
   new_network (self);
   ddr_roam_update (self);
 }
@@ -389,6 +319,7 @@ ddr_roam_controller_free (DdrRoamController *self)
   g_cancellable_cancel (self->cancellable);
   ddr_roam_checks_reset (self);
   g_clear_handle_id (&self->pause_id, g_source_remove);
+  g_clear_handle_id (&self->steer_retry_id, g_source_remove);
   ddr_relay_set_health_callback (self->relay, NULL, NULL);
   ddr_relay_expect_canary (self->relay, NULL, NULL, NULL);
   ddr_relay_set_local_routes (self->relay, NULL, 0);
@@ -399,7 +330,7 @@ ddr_roam_controller_free (DdrRoamController *self)
     g_dbus_connection_signal_unsubscribe (self->bus, self->sleep_watch);
 
   /* Never leave the system pointing at a relay that is going away. */
-  if (self->facts.roaming &&
+  if (self->steer &&
       !ddr_steer_restore_all (self->bus, self->root, self->state_dir, report, &error))
     g_warning ("could not restore the system DNS: %s", error->message);
   else if (report->len > 0)
@@ -448,6 +379,7 @@ ddr_roam_controller_network_event (DdrRoamController *self, const char *action)
   self->changed_us = g_get_monotonic_time ();
   /* libnm reports the same change; this is the backstop when a signal is missed. */
   ddr_roam_checks_reprobe (self);
+  ddr_roam_steer_retry_now (self);
   ddr_roam_update (self);
 }
 
@@ -472,6 +404,30 @@ on_pause_over (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* The monotonic clock stops during suspend: after a resume the timer is armed again
+ * for what is left of the wall-clock pause. */
+static void
+arm_pause_timer (DdrRoamController *self, guint64 ms)
+{
+  g_clear_handle_id (&self->pause_id, g_source_remove);
+  self->pause_id = ms % 1000 == 0 || ms > G_MAXUINT
+                   ? g_timeout_add_seconds ((guint) MIN (ms / 1000, G_MAXUINT), on_pause_over, self)
+                   : g_timeout_add ((guint) ms, on_pause_over, self);
+}
+
+void
+ddr_roam_pause_rearm (DdrRoamController *self)
+{
+  gint64 now_ms = g_get_real_time () / 1000;
+
+  if (!self->facts.paused || !self->paused_until)
+    return;
+  if ((gint64) self->paused_until * 1000 <= now_ms)
+    ddr_roam_controller_resume (self, NULL);
+  else
+    arm_pause_timer (self, (guint64) ((gint64) self->paused_until * 1000 - now_ms));
+}
+
 gboolean
 ddr_roam_controller_pause (DdrRoamController *self, guint minutes, GError **error)
 {
@@ -481,8 +437,7 @@ ddr_roam_controller_pause (DdrRoamController *self, guint minutes, GError **erro
   self->facts.paused = TRUE;
   self->paused_until = minutes ? (guint64) (g_get_real_time () / 1000 + ms) / 1000 : 0;
   if (minutes)
-    self->pause_id = ms % 1000 == 0 ? g_timeout_add_seconds ((guint) (ms / 1000), on_pause_over, self)
-                                    : g_timeout_add ((guint) ms, on_pause_over, self);
+    arm_pause_timer (self, ms);
   g_message ("protection paused %s", minutes ? "for a while" : "until resumed");
   self->changed_us = g_get_monotonic_time ();
   ddr_roam_update (self);

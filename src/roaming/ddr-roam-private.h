@@ -29,6 +29,9 @@ struct _DdrRoamController {
   gboolean         steer_wanted;
   gboolean         steer_busy;
   gboolean         steer_request;    /* what the call in flight (or the last one) asked for */
+  guint            steer_retry_id;   /* a failed steering call or proof, tried again */
+  guint            steer_backoff_ms;
+  gboolean         steer_failed;     /* the last call failed: steer_request waits for the retry */
   char            *portal_url;
   char            *last_error;
   gint64           changed_us;       /* when the last network event came (reaction time) */
@@ -47,7 +50,7 @@ struct _DdrRoamController {
   guint            canary_attempt;
   guint            canary_id;
   char            *canary_name;
-  gboolean         canary_seen;
+  guint            canary_gen;       /* which proof a resolver answer belongs to */
 
   /* pause */
   guint            pause_id;
@@ -59,6 +62,12 @@ struct _DdrRoamController {
 void ddr_roam_update             (DdrRoamController *self);
 void ddr_roam_set_error          (DdrRoamController *self, const char *message);
 void ddr_roam_apply_routes       (DdrRoamController *self);   /* split DNS for this network */
+void ddr_roam_pause_rearm        (DdrRoamController *self);   /* after a resume from suspend */
+
+/* ddr-roam-steering.c */
+gboolean ddr_roam_steer_toward        (DdrRoamController *self, gboolean on);
+void     ddr_roam_steer_schedule_retry (DdrRoamController *self, gboolean proof);
+void     ddr_roam_steer_retry_now      (DdrRoamController *self);
 
 /* ddr-roam-checks.c */
 void ddr_roam_checks_start       (DdrRoamController *self);   /* a new network: all checks */
@@ -66,6 +75,7 @@ void ddr_roam_checks_reset       (DdrRoamController *self);   /* cancel checks a
 void ddr_roam_checks_reprobe     (DdrRoamController *self);   /* look again, back-off reset */
 void ddr_roam_service_probe      (DdrRoamController *self);
 void ddr_roam_canary_start       (DdrRoamController *self);
+void ddr_roam_canary_stop        (DdrRoamController *self);   /* forget a proof in progress */
 void ddr_roam_on_health          (gboolean all_failing, gpointer user_data);
 
 G_END_DECLS

@@ -164,7 +164,14 @@ main (int argc, char **argv)
   /* A client that vanishes mid-write must not kill the daemon. */
   signal (SIGPIPE, SIG_IGN);
 
+  /* Own the main context for the daemon's whole life, not only while the loop runs:
+   * otherwise, during shutdown, GDBus's worker thread can acquire the unowned context
+   * and run a method handler (a late NotifyNetworkEvent) in its own thread while this
+   * one frees the manager (seen as a SIGSEGV at stop). Owned, every dispatch waits
+   * for the loop or the drain loops in run(), on this thread. */
+  g_main_context_acquire (NULL);
   rc = run (config_path ? config_path : DDR_SYSCONFDIR "/ddr.conf",
             state_dir ? state_dir : DDR_STATEDIR, no_bus);
+  g_main_context_release (NULL);
   return rc;
 }

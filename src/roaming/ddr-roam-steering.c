@@ -1,0 +1,134 @@
+/* The controller's side of steering: keep the system DNS where the decision wants
+ * it (retrying failures with back-off), and prove it with the canary. */
+#define G_LOG_DOMAIN "ddr-roaming"
+
+#include "config.h"
+
+#include "ddr-roam-private.h"
+
+#define RETRY_FIRST_MS        1000     /* a steering call that failed */
+#define RETRY_MAX_MS          60000
+#define PROOF_RETRY_FIRST_MS  30000    /* steering that the canary could not prove */
+#define PROOF_RETRY_MAX_MS    (5 * 60 * 1000)
+
+static void push_steering (DdrRoamController *self);
+
+/* Once the system points at the relay, prove it (unless a proof is running or done). */
+static void
+maybe_prove (DdrRoamController *self)
+{
+  if (self->steer_wanted && !self->steer_busy && self->steer && ddr_steer_is_on (self->steer) &&
+      self->facts.canary == DDR_CHECK_UNKNOWN && !self->canary_name)
+    ddr_roam_canary_start (self);
+}
+
+static gboolean
+on_retry (gpointer user_data)
+{
+  DdrRoamController *self = user_data;
+
+  self->steer_retry_id = 0;
+  self->steer_failed = FALSE;
+  /* A failed attempt or proof is worth another try while the service answers. */
+  if (self->facts.canary == DDR_CHECK_FAILED && self->facts.service == DDR_CHECK_OK)
+    self->facts.canary = DDR_CHECK_UNKNOWN;
+  ddr_roam_update (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Try again later: a failed steering call soon (1 s doubling to 1 min), steering the
+ * canary could not prove slowly (30 s doubling to 5 min: meanwhile the system uses
+ * the network's DNS); both at once on the next network event. */
+void
+ddr_roam_steer_schedule_retry (DdrRoamController *self, gboolean proof)
+{
+  guint first = proof ? PROOF_RETRY_FIRST_MS : RETRY_FIRST_MS;
+  guint max = proof ? PROOF_RETRY_MAX_MS : RETRY_MAX_MS;
+
+  if (self->steer_retry_id)
+    return;
+  self->steer_backoff_ms = self->steer_backoff_ms ? MIN (MAX (self->steer_backoff_ms * 2, first), max)
+                                                  : first;
+  self->steer_retry_id = g_timeout_add (self->steer_backoff_ms, on_retry, self);
+}
+
+void
+ddr_roam_steer_retry_now (DdrRoamController *self)
+{
+  self->steer_backoff_ms = 0;
+  if (self->steer_retry_id)
+    {
+      g_clear_handle_id (&self->steer_retry_id, g_source_remove);
+      on_retry (self);
+    }
+}
+
+static void
+on_steer_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  DdrRoamController *self = user_data;
+  gboolean ok = ddr_steer_set_finish (DDR_STEER (source), result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self->steer_busy = FALSE;
+  if (!ok)
+    {
+      g_autofree char *message = g_strdup_printf ("Cannot %s the system DNS: %s",
+                                                  self->steer_request ? "steer" : "restore",
+                                                  error->message);
+      ddr_roam_set_error (self, message);
+      if (self->steer_request)
+        self->facts.canary = DDR_CHECK_FAILED;   /* not protected: fall back meanwhile */
+      self->steer_failed = TRUE;
+      ddr_roam_steer_schedule_retry (self, FALSE);
+    }
+  else
+    {
+      self->steer_failed = FALSE;
+      self->steer_backoff_ms = 0;
+    }
+  ddr_roam_update (self);
+}
+
+static void
+push_steering (DdrRoamController *self)
+{
+  self->steer_busy = TRUE;
+  self->steer_request = self->steer_wanted;
+  ddr_steer_set_async (self->steer, self->steer_wanted, self->cancellable, on_steer_done, self);
+}
+
+/* Moves the system DNS toward `on` (what the decision wants). The comparison is with
+ * what the backend really did last, so a failed call is made again (after the retry
+ * back-off). Returns TRUE when it changed the facts on the spot (no backend). */
+gboolean
+ddr_roam_steer_toward (DdrRoamController *self, gboolean on)
+{
+  if (on != self->steer_wanted)
+    {
+      self->steer_wanted = on;
+      if (!on)
+        {
+          /* A proof in progress is for a path that is going away. */
+          ddr_roam_canary_stop (self);
+          if (self->facts.canary == DDR_CHECK_OK)
+            self->facts.canary = DDR_CHECK_UNKNOWN;
+        }
+    }
+  if (!self->steer)
+    {
+      if (!on || self->facts.canary == DDR_CHECK_FAILED)
+        return FALSE;
+      ddr_roam_set_error (self, "No DNS steering backend is available.");
+      self->facts.canary = DDR_CHECK_FAILED;
+      return TRUE;
+    }
+  /* The same request that just failed waits for its retry; anything else goes now. */
+  if (!self->steer_busy && on != ddr_steer_is_on (self->steer) &&
+      !(self->steer_failed && on == self->steer_request))
+    push_steering (self);
+  maybe_prove (self);
+  return FALSE;
+}
