@@ -9,6 +9,7 @@
 /* NMSettingsUpdate2Flags: IN_MEMORY (never write the profile to disk, steer.md §2.1). */
 #define UPDATE_IN_MEMORY  0x2
 /* NMActiveConnectionState: ACTIVATING, ACTIVATED count as on. */
+#define AC_UNKNOWN        0
 #define AC_ACTIVATING     1
 #define AC_ACTIVATED      2
 
@@ -41,7 +42,36 @@ typedef struct {
   gboolean absent;      /* the anchor is known not to exist (just cleaned up) */
   char **paths;
   guint i;
+  gboolean retried;     /* one more try after NM refused an activation */
 } Op;
+
+/* NM removes a software link a moment after its last activation ends (veth and dummy
+ * are deleted on deactivation); an activation asked for in that moment is refused.
+ * Look again, once, a little later. */
+#define RETRY_DELAY_MS 250
+
+static void scan_active (GTask *task);
+
+static gboolean
+retry_cb (gpointer user_data)
+{
+  scan_active (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+retry_once (GTask *task, const GError *error)
+{
+  Op *op = g_task_get_task_data (task);
+
+  if (op->retried || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return FALSE;
+  op->retried = TRUE;
+  g_debug ("NetworkManager refused an activation (%s); trying again in %u ms",
+           error->message, RETRY_DELAY_MS);
+  g_timeout_add (RETRY_DELAY_MS, retry_cb, task);
+  return TRUE;
+}
 
 static void
 op_free (Op *op)
@@ -90,7 +120,6 @@ reply_or_return (GObject *source, GAsyncResult *result, GTask *task, const char 
   return reply;
 }
 
-static void scan_active (GTask *task);
 static void switch_state (GTask *task);
 static void plain_activate (GTask *task);
 static void prepare (GTask *task);
@@ -107,6 +136,11 @@ switched_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!reply)
     {
+      if (op->on && retry_once (task, error))
+        {
+          g_error_free (error);
+          return;
+        }
       /* The profile may have gone under us: find or add it again next time. */
       if (op->on && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_clear_pointer (&self->profile, g_free);
@@ -156,6 +190,8 @@ bound_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       finish (task, g_steal_pointer (&error));
       return;
     }
+  if (!active && retry_once (task, error))
+    return;
   if (!active)
     {
       /* Older NM or an unexpected refusal: steer the way that always worked, and
@@ -260,7 +296,10 @@ active_props_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       g_variant_get (reply, "(@a{sv})", &props);
       g_variant_lookup (props, "Uuid", "&s", &uuid);
       g_variant_lookup (props, "State", "u", &state);
-      if (state == AC_ACTIVATING || state == AC_ACTIVATED)
+      /* UNKNOWN too: an activation NM has just accepted has not reached ACTIVATING
+       * yet (seen under load); taking it for "off" activated the veth anchor again
+       * over it, which NM refused. */
+      if (state == AC_UNKNOWN || state == AC_ACTIVATING || state == AC_ACTIVATED)
         {
           char **slot = g_strcmp0 (uuid, DDR_STEER_NM_UUID) == 0 ? &self->active
                         : g_strcmp0 (uuid, DDR_STEER_NM_BOUND_UUID) == 0 ? &self->bound : NULL;
