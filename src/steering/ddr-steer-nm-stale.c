@@ -42,16 +42,27 @@ ddr_steer_nm_error_vanished (const GError *error)
          || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT);
 }
 
+/* One asynchronous NM call for a task: its cancellable, NM's timeout. Shared by the
+ * NM steering files (set, bind, stale clean-up). */
+void
+ddr_steer_nm_call (GDBusConnection *bus, GTask *task, const char *path, const char *iface,
+                   const char *method, GVariant *params, const char *reply_type,
+                   GAsyncReadyCallback cb)
+{
+  g_dbus_connection_call (bus, DDR_NM_BUS_NAME, path, iface, method, params,
+                          G_VARIANT_TYPE (reply_type), G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
+                          g_task_get_cancellable (task), cb, task);
+}
+
 static void
 call (GTask *task, const char *path, const char *method, const char *reply_type,
       GAsyncReadyCallback cb)
 {
   Stale *st = g_task_get_task_data (task);
 
-  g_dbus_connection_call (st->bus, DDR_NM_BUS_NAME, path,
-                          g_str_equal (path, SETTINGS_PATH) ? SETTINGS_IFACE : CONNECTION_IFACE,
-                          method, NULL, G_VARIANT_TYPE (reply_type), G_DBUS_CALL_FLAGS_NONE,
-                          CALL_TIMEOUT_MS, g_task_get_cancellable (task), cb, task);
+  ddr_steer_nm_call (st->bus, task, path,
+                     g_str_equal (path, SETTINGS_PATH) ? SETTINGS_IFACE : CONNECTION_IFACE,
+                     method, NULL, reply_type, cb);
 }
 
 static void

@@ -86,9 +86,7 @@ call (GTask *task, const char *path, const char *iface, const char *method, GVar
 {
   DdrSteerNm *self = g_task_get_source_object (task);
 
-  g_dbus_connection_call (self->bus, DDR_NM_BUS_NAME, path, iface, method, params,
-                          G_VARIANT_TYPE (reply_type), G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
-                          g_task_get_cancellable (task), cb, task);
+  ddr_steer_nm_call (self->bus, task, path, iface, method, params, reply_type, cb);
 }
 
 static void

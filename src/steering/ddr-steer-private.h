@@ -62,6 +62,11 @@ gboolean         ddr_steer_nm_remove_stale_finish (GAsyncResult *result, GError 
 gboolean         ddr_steer_nm_settings_are_ours   (GVariant *settings);
 /* The D-Bus object is gone (NM deleted a volatile profile on its own meanwhile). */
 gboolean         ddr_steer_nm_error_vanished      (const GError *error);
+void             ddr_steer_nm_call                (GDBusConnection *bus, GTask *task,
+                                                   const char *path, const char *iface,
+                                                   const char *method, GVariant *params,
+                                                   const char *reply_type,
+                                                   GAsyncReadyCallback cb);
 DdrSteerBackend *ddr_steer_resolved_new   (GDBusConnection *bus, const char *state_dir,
                                            DdrSteerLinkType link);
 DdrSteerBackend *ddr_steer_resolvconf_new (const char *root, const char *state_dir);

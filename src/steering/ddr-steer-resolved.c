@@ -364,7 +364,7 @@ ddr_steer_resolved_restore (GDBusConnection *bus, const char *state_dir, GString
    * runs, a ddr0 with our address is the NM profile's link (being torn down by
    * the NM restore just before this), not ours to delete. */
   if (ifindex && !recorded && link_has_our_address ()
-      && !ddr_steer_bus_has_owner (bus, "org.freedesktop.NetworkManager"))
+      && !ddr_steer_bus_has_owner (bus, DDR_NM_BUS_NAME))
     created = recorded = TRUE;
 
   if (ifindex && recorded && ddr_steer_bus_has_owner (bus, DDR_RESOLVED_BUS_NAME))
