@@ -14,7 +14,7 @@
 #include "ddr-config.h"
 #include "ddr-dns-wire.h"
 #include "ddr-doh-url.h"
-#include "ddr-relay.h"
+#include "ddr-listen-address.h"
 
 /* A LAN forwarder must never be an open resolver (DESIGN.md, issue 6). */
 static const char *const default_acl[] = {

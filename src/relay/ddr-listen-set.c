@@ -129,3 +129,12 @@ ddr_listen_set_apply_limits (GPtrArray *set, const DdrTcpLimits *limits)
       ddr_tcp_listener_set_limits (l->tcp, limits);
     }
 }
+
+/* GSocket's bind errors repeat the address ("Error binding to address X: why"). */
+const char *
+ddr_listen_error_reason (const GError *error)
+{
+  const char *sep = g_strrstr (error->message, ": ");
+
+  return sep ? sep + 2 : error->message;
+}

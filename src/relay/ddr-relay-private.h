@@ -6,6 +6,7 @@
 #include "ddr-relay.h"
 #include "ddr-acl.h"
 #include "ddr-dns-cache.h"
+#include "ddr-listen-address.h"
 
 G_BEGIN_DECLS
 

@@ -80,10 +80,6 @@ typedef void (*DdrHealthChanged) (gboolean all_failing, gpointer user_data);
 void      ddr_relay_set_health_callback (DdrRelay *relay, DdrHealthChanged changed,
                                          gpointer user_data);
 
-/* "127.0.0.1:53", "[::1]:5300", "::1", "0.0.0.0" → address (default port 53).
- * The error names the text and the accepted form. */
-GInetSocketAddress *ddr_parse_listen_address (const char *text, GError **error);
-
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DdrRelay, ddr_relay_free)
 
 G_END_DECLS

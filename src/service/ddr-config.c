@@ -11,6 +11,7 @@
 
 #include "ddr-config.h"
 #include "ddr-acl.h"
+#include "ddr-listen-address.h"
 
 G_DEFINE_QUARK (ddr-config-error-quark, ddr_config_error)
 

@@ -4,6 +4,7 @@
 #include <glib/gstdio.h>
 
 #include "ddr-config.h"
+#include "ddr-listen-address.h"
 
 typedef struct {
   char *dir;

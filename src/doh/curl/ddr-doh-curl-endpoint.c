@@ -3,7 +3,7 @@
 
 #include "config.h"
 
-#include "ddr-doh-client-private.h"
+#include "ddr-doh-curl-private.h"
 
 #include <string.h>
 

@@ -1,9 +1,9 @@
-/* Parsing of listen addresses: "127.0.0.1:53", "[::1]:5300", "[::1]", "0.0.0.0". */
+/* Parsing of listen addresses: "127.0.0.1:53", "[::1]:5300", "[::1]", "0.0.0.0". Pure code. */
 #include "config.h"
 
 #include <string.h>
 
-#include "ddr-relay-private.h"
+#include "ddr-listen-address.h"
 
 #define LISTEN_FORM "expected IP[:PORT] such as 127.0.0.1:53, [::1]:53 or 0.0.0.0, port 1-65535"
 
@@ -64,12 +64,4 @@ ddr_parse_listen_address (const char *text, GError **error)
       return NULL;
     }
   return G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (ip, port));
-}
-
-const char *
-ddr_listen_error_reason (const GError *error)
-{
-  const char *sep = g_strrstr (error->message, ": ");
-
-  return sep ? sep + 2 : error->message;
 }
