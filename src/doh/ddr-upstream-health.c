@@ -3,22 +3,13 @@
 
 #include "config.h"
 
+#include "ddr-backoff.h"
 #include "ddr-upstream-pool-private.h"
 
 #include <errno.h>
 
 #define BACKOFF_MIN_MS    1000
 #define BACKOFF_MAX_MS    60000
-
-guint
-ddr_upstream_backoff_next_ms (guint current_ms)
-{
-  if (current_ms < BACKOFF_MIN_MS)
-    return BACKOFF_MIN_MS;
-  if (current_ms >= BACKOFF_MAX_MS / 2)
-    return BACKOFF_MAX_MS;
-  return current_ms * 2;
-}
 
 /* Failures are logged without -v, once until the upstream answers again:
  * an operator must see why clients get SERVFAIL, not one line per query. */
@@ -53,14 +44,14 @@ ddr_upstream_mark_failed (Upstream *up, gboolean probe, gint64 now, const char *
   if (up->healthy)
     {
       up->healthy = FALSE;
-      up->backoff_ms = BACKOFF_MIN_MS;
+      up->backoff_ms = ddr_backoff_next (0, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
       up->retry_at = now + (gint64) up->backoff_ms * 1000;
       g_info ("upstream %u failed; retrying it in %u ms", up->index, up->backoff_ms);
       health_flipped (up);
     }
   else if (probe)
     {
-      up->backoff_ms = ddr_upstream_backoff_next_ms (up->backoff_ms);
+      up->backoff_ms = ddr_backoff_next (up->backoff_ms, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
       up->retry_at = now + (gint64) up->backoff_ms * 1000;
       g_debug ("upstream %u still failing; next retry in %u ms", up->index, up->backoff_ms);
     }

@@ -31,9 +31,6 @@ typedef enum {
 
 const char *ddr_doh_status_to_string (DdrDohStatus status);
 
-/* Back-off of a failed upstream: 0 -> 1000 ms, then doubling, capped at 60000 ms. */
-guint       ddr_upstream_backoff_next_ms (guint current_ms);
-
 /* Called exactly once per ddr_upstream_pool_send(). On DDR_DOH_OK, answer is a
  * response that ddr_dns_parse_response accepted and whose question equals the
  * query's; rinfo describes it; age_s is the HTTP Age header (0 if none). The

@@ -4,6 +4,7 @@
 
 #include "config.h"
 
+#include "ddr-backoff.h"
 #include "ddr-dns-udp-client.h"
 #include "ddr-roam-private.h"
 
@@ -47,12 +48,6 @@ call_end (Call *c)
   g_object_unref (c->cancellable);
   g_free (c);
   return self;
-}
-
-static guint
-next_backoff (guint current, guint first, guint max)
-{
-  return current == 0 ? first : MIN (current * 2, max);
 }
 
 /* ---- trust-protected: the network's own answer for the check name ---- */
@@ -168,7 +163,7 @@ on_service_done (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       self->facts.service = DDR_CHECK_FAILED;
       ddr_roam_set_error (self, error->message);
-      self->backoff_ms = next_backoff (self->backoff_ms, BACKOFF_FIRST_MS, BACKOFF_MAX_MS);
+      self->backoff_ms = ddr_backoff_next (self->backoff_ms, BACKOFF_FIRST_MS, BACKOFF_MAX_MS);
       g_clear_handle_id (&self->retry_id, g_source_remove);
       self->retry_id = g_timeout_add (self->backoff_ms, on_retry, self);
       g_debug ("next service probe in %u ms", self->backoff_ms);
@@ -246,7 +241,7 @@ on_portal_done (GObject *source, GAsyncResult *result, gpointer user_data)
       /* Someone is logging in: look again soon, and have NM look too. */
       if (!self->facts.portal_seen)
         ddr_nm_monitor_recheck (self->monitor);
-      self->portal_backoff_ms = next_backoff (self->portal_backoff_ms, PORTAL_RETRY_FIRST_MS,
+      self->portal_backoff_ms = ddr_backoff_next (self->portal_backoff_ms, PORTAL_RETRY_FIRST_MS,
                                               PORTAL_RETRY_MAX_MS);
       g_clear_handle_id (&self->portal_retry_id, g_source_remove);
       self->portal_retry_id = g_timeout_add (self->portal_backoff_ms, on_portal_retry, self);

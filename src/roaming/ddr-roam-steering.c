@@ -4,6 +4,7 @@
 
 #include "config.h"
 
+#include "ddr-backoff.h"
 #include "ddr-roam-private.h"
 
 #define RETRY_FIRST_MS        1000     /* a steering call that failed */
@@ -47,8 +48,7 @@ ddr_roam_steer_schedule_retry (DdrRoamController *self, gboolean proof)
 
   if (self->steer_retry_id)
     return;
-  self->steer_backoff_ms = self->steer_backoff_ms ? MIN (MAX (self->steer_backoff_ms * 2, first), max)
-                                                  : first;
+  self->steer_backoff_ms = ddr_backoff_next (self->steer_backoff_ms, first, max);
   self->steer_retry_id = g_timeout_add (self->steer_backoff_ms, on_retry, self);
 }
 

@@ -120,21 +120,6 @@ test_bad_timeout (void)
 }
 
 static void
-test_backoff (void)
-{
-  guint expect[] = { 1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000 };
-  guint b = 0;
-
-  for (guint i = 0; i < G_N_ELEMENTS (expect); i++)
-    {
-      b = ddr_upstream_backoff_next_ms (b);
-      g_assert_cmpuint (b, ==, expect[i]);
-    }
-  g_assert_cmpuint (ddr_upstream_backoff_next_ms (45000), ==, 60000);
-  g_assert_cmpuint (ddr_upstream_backoff_next_ms (G_MAXUINT), ==, 60000);
-}
-
-static void
 test_status_names (void)
 {
   g_assert_cmpstr (ddr_doh_status_to_string (DDR_DOH_OK), ==, "ok");
@@ -192,7 +177,6 @@ main (int argc, char **argv)
   g_test_add_func ("/upstream-pool/bad-bootstrap", test_bad_bootstrap);
   g_test_add_func ("/upstream-pool/bad-ca-file", test_bad_ca_file);
   g_test_add_func ("/upstream-pool/bad-timeout", test_bad_timeout);
-  g_test_add_func ("/upstream-pool/backoff", test_backoff);
   g_test_add_func ("/upstream-pool/status-names", test_status_names);
   g_test_add_func ("/upstream-pool/cancel-on-free", test_cancel_on_free);
   return g_test_run ();
