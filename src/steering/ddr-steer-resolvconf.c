@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "ddr-steer"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -65,6 +66,44 @@ file_is_ours (const char *path, GKeyFile *record)
     return FALSE;
   have = sha256 (data, len);
   return g_str_equal (have, want);
+}
+
+/* Replace path in one rename by a file with exactly this mode and owner: the unit's
+ * UMask=0077 must not reach a file every program reads (g_file_set_contents_full
+ * creates its temporary file through the umask), and a restored original gets back
+ * the mode and owner it had. */
+static gboolean
+write_file (const char *path, const char *data, gsize len, int mode, uid_t uid, gid_t gid,
+            GError **error)
+{
+  g_autofree char *tmp = g_strdup_printf ("%s.ddr-XXXXXX", path);
+  int fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600);
+  gsize done = 0;
+  int e = 0;
+
+  if (fd < 0)
+    return set_errno_error (error, errno, _("Cannot create"), tmp);
+  while (done < len && !e)
+    {
+      gssize n = write (fd, data + done, len - done);
+
+      if (n < 0 && errno != EINTR)
+        e = errno;
+      else if (n > 0)
+        done += (gsize) n;
+    }
+  if (!e && (fchown (fd, uid, gid) < 0 || fchmod (fd, (mode_t) mode) < 0 || fsync (fd) < 0))
+    e = errno;
+  if (close (fd) < 0 && !e)
+    e = errno;
+  if (!e && g_rename (tmp, path) < 0)
+    e = errno;
+  if (e)
+    {
+      (void) g_unlink (tmp);
+      return set_errno_error (error, e, _("Cannot write"), path);
+    }
+  return TRUE;
 }
 
 /* Replace path by a symlink to target in one rename, as the original was. */
@@ -147,9 +186,14 @@ undo (const char *root, const char *state_dir, GString *report, GError **error)
       else
         {
           int mode = g_key_file_get_integer (record, GROUP, "mode", NULL);
+          /* A record from before owners were kept: the daemon's, as it was then. */
+          gint64 uid = g_key_file_has_key (record, GROUP, "uid", NULL)
+                       ? g_key_file_get_int64 (record, GROUP, "uid", NULL) : (gint64) getuid ();
+          gint64 gid = g_key_file_has_key (record, GROUP, "gid", NULL)
+                       ? g_key_file_get_int64 (record, GROUP, "gid", NULL) : (gint64) getgid ();
 
-          if (!g_file_set_contents_full (path, saved, saved_len, G_FILE_SET_CONTENTS_CONSISTENT,
-                                         mode > 0 ? mode : 0644, error))
+          if (!write_file (path, saved, saved_len, mode > 0 ? mode : 0644, (uid_t) uid,
+                           (gid_t) gid, error))
             return FALSE;
         }
       g_info ("restored %s", path);
@@ -201,6 +245,8 @@ steer (DdrSteerResolvconf *self, GError **error)
       if (!g_file_get_contents (path, &content, &len, error))
         return FALSE;
       g_key_file_set_integer (record, GROUP, "mode", st.st_mode & 07777);
+      g_key_file_set_int64 (record, GROUP, "uid", st.st_uid);
+      g_key_file_set_int64 (record, GROUP, "gid", st.st_gid);
     }
   else
     {
@@ -222,8 +268,7 @@ steer (DdrSteerResolvconf *self, GError **error)
   g_key_file_set_string (record, GROUP, "written-sha256", written);
   if (!ddr_steer_record_save (self->state_dir, record, error))
     return FALSE;
-  if (!g_file_set_contents_full (path, OUR_CONTENT, strlen (OUR_CONTENT),
-                                 G_FILE_SET_CONTENTS_CONSISTENT, 0644, error))
+  if (!write_file (path, OUR_CONTENT, strlen (OUR_CONTENT), 0644, getuid (), getgid (), error))
     return FALSE;
   g_info ("%s now points at the relay (original: %s)", path, original);
   return TRUE;

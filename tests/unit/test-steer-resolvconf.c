@@ -103,6 +103,7 @@ write_file (const char *path, const char *data, int mode)
 {
   g_assert_true (g_file_set_contents_full (path, data, -1, G_FILE_SET_CONTENTS_CONSISTENT, mode,
                                            NULL));
+  g_assert_cmpint (g_chmod (path, mode), ==, 0);    /* the umask (077) took its share */
 }
 
 /* path holds exactly text. */
@@ -123,6 +124,19 @@ assert_steered (Fixture *f)
   g_assert_nonnull (strstr (data, "\nnameserver 127.0.0.1\n"));
   g_assert_nonnull (strstr (data, "\noptions edns0 trust-ad\n"));
   g_assert_null (strstr (data, "198.51.100.1"));
+}
+
+/* The unit runs with UMask=0077 (main() sets it for every test): the files the
+ * backend writes must not follow it. */
+static void
+assert_mode_owner (const char *path, int mode, uid_t uid, gid_t gid)
+{
+  GStatBuf st;
+
+  g_assert_cmpint (g_lstat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, mode);
+  g_assert_cmpint (st.st_uid, ==, uid);
+  g_assert_cmpint (st.st_gid, ==, gid);
 }
 
 static gboolean
@@ -150,13 +164,16 @@ test_on_off (Fixture *f, gconstpointer data)
 {
   g_autoptr(DdrSteer) steer = new_steer (f);
   g_autoptr(GError) error = NULL;
-  GStatBuf st;
 
   write_file (f->path, ORIGINAL, 0640);
+  /* An original that is not root's (tests run as root; chown works) */
+  g_assert_cmpint (chown (f->path, 4242, 4343), ==, 0);
   g_assert_true (set_sync (steer, TRUE, &error));
   g_assert_no_error (error);
   g_assert_true (ddr_steer_is_on (steer));
   assert_steered (f);
+  /* Readable by every program whatever the umask, owned by the daemon */
+  assert_mode_owner (f->path, 0644, getuid (), getgid ());
   g_assert_true (exists_in_state (f, "steering.record"));
   g_assert_true (exists_in_state (f, "resolv.conf.saved"));
 
@@ -167,8 +184,7 @@ test_on_off (Fixture *f, gconstpointer data)
   g_assert_true (set_sync (steer, FALSE, &error));
   g_assert_false (ddr_steer_is_on (steer));
   assert_file (f->path, ORIGINAL);
-  g_assert_cmpint (g_lstat (f->path, &st), ==, 0);
-  g_assert_cmpint (st.st_mode & 07777, ==, 0640);
+  assert_mode_owner (f->path, 0640, 4242, 4343);
   g_assert_false (exists_in_state (f, "steering.record"));
   g_assert_false (exists_in_state (f, "resolv.conf.saved"));
 
@@ -208,6 +224,7 @@ test_absent (Fixture *f, gconstpointer data)
   g_assert_true (set_sync (steer, TRUE, &error));
   g_assert_no_error (error);
   assert_steered (f);
+  assert_mode_owner (f->path, 0644, getuid (), getgid ());
   g_assert_true (set_sync (steer, FALSE, &error));
   g_assert_false (g_file_test (f->path, G_FILE_TEST_EXISTS));
 }
@@ -250,6 +267,7 @@ test_restore_idempotent (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_nonnull (strstr (report->str, "Restored"));
   assert_file (f->path, ORIGINAL);
+  assert_mode_owner (f->path, 0644, getuid (), getgid ());
 
   g_string_truncate (report, 0);
   g_assert_true (ddr_steer_restore_all (NULL, f->root, f->state, report, &error));
@@ -356,6 +374,8 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_unsetenv ("THREATSTOP_DDR_STEER_LINK");
+  /* As under the unit's UMask=0077 (data/threatstop-ddr.service). */
+  umask (077);
 #define ADD(name, fn) \
   g_test_add ("/steer-resolvconf/" name, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
   ADD ("on-off", test_on_off);
