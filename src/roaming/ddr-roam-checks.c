@@ -75,10 +75,8 @@ compare_trust (DdrRoamController *self)
   else if (self->facts.service == DDR_CHECK_OK)
     self->facts.network_protected = same_addresses (self->network_addrs, self->service_addrs)
                                     ? DDR_CHECK_OK : DDR_CHECK_FAILED;
-  else if (self->facts.service == DDR_CHECK_FAILED)
-    /* The check name resolves only through ThreatSTOP: the network answering it
-     * while DoH is blocked is the corporate-firewall case. */
-    self->facts.network_protected = DDR_CHECK_OK;
+  /* Never trust without the service's own answer to compare with: a network
+   * that answers the check name while DoH fails proves nothing (issue 10.8). */
 }
 
 static void

@@ -31,8 +31,9 @@ decision (DdrRoamState state, gboolean steer)
 
 /* The order of the rules is the policy: an admin's pause beats everything the
  * network says; a portal beats the service probe (the login page needs the
- * network's DNS); the system is only called protected once the canary proved
- * that the system resolver really reaches the relay. */
+ * network's DNS); the network's claim to be protected is only believed next
+ * to an answer of the service; the system is only called protected once the
+ * canary proved that the system resolver really reaches the relay. */
 DdrRoamDecision
 ddr_roam_decide (const DdrRoamFacts *f)
 {
@@ -48,12 +49,12 @@ ddr_roam_decide (const DdrRoamFacts *f)
     return decision (DDR_ROAM_TRUSTED, FALSE);
   if (f->connectivity == DDR_CONNECTIVITY_PORTAL || f->portal_seen)
     return decision (DDR_ROAM_PORTAL, FALSE);
-  if (f->trust_protected)
+  if (f->trust_protected && f->service != DDR_CHECK_FAILED)
     {
-      if (f->network_protected == DDR_CHECK_OK)
+      if (f->network_protected == DDR_CHECK_OK && f->service == DDR_CHECK_OK)
         return decision (DDR_ROAM_TRUSTED, FALSE);
       /* Do not steer just to stand down a moment later. */
-      if (f->network_protected == DDR_CHECK_UNKNOWN && f->service != DDR_CHECK_FAILED)
+      if (f->network_protected == DDR_CHECK_UNKNOWN || f->service == DDR_CHECK_UNKNOWN)
         return decision (DDR_ROAM_PROBING, FALSE);
     }
   /* Never steer before the portal verdict: a login page needs the network's DNS. */

@@ -452,6 +452,13 @@ apply_keyfile (DdrConfig *c, GKeyFile *kf, GError **error)
                    "[service] url is missing; expected url=https://host/dns-query");
       return FALSE;
     }
+  /* Without a name that resolves only through the service, "the network answers
+   * like the service" is true of every network (the DoH host's own name
+   * answers the same everywhere). */
+  if (c->trust_protected_networks && !c->relay.check_domain)
+    return invalid (error, kf, "roaming", "trust-protected-networks",
+                    "requires [service] check-domain (a name that resolves only through the "
+                    "ThreatSTOP service)");
   if (c->relay.cache_min_ttl > c->relay.cache_max_ttl)
     {
       g_autofree char *why = g_strdup_printf ("must not exceed cache-max-ttl (%u)",

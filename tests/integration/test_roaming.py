@@ -324,6 +324,33 @@ class TestRoamMoreTrust(RoamTestCase):
         self.assertFalse(self.nm.steering_active())
         self.assertIn('check.test', self.netdns.queries())
 
+    def test_trust_protected_never_on_failed_service(self):
+        """Issue 10.8: the network answers check-domain as the service would, but the
+        service itself does not answer: nothing to compare with, so no trust - the
+        network's DNS is used because the service is unreachable, not because the
+        network is protected."""
+        self.netdns.answers['check.test'] = rig.CHECK_A
+        self.unbound.stop()
+        d, ms = self.start_roam_daemon(wait_state='unreachable', trust_protected_networks='true')
+        roamrig.note('start->unreachable(trust-protected, service down)', ms)
+        self.steady(1.0)
+        self.assertNotIn('trusted', [s for _, s in self.watch.changes], self.watch.history())
+        self.assertIn('check.test', self.netdns.queries())
+
+    def test_trust_protected_requires_check_domain(self):
+        """Issue 10.8: trust-protected-networks=true without check-domain is a
+        configuration error (exit 2) that names both keys."""
+        cfg = self.roam_config(trust_protected_networks='true')
+        del cfg['service']['check-domain']
+        path = self.path('ddr.conf')
+        with open(path, 'w') as f:
+            f.write(rig.format_config(cfg))
+        r = subprocess.run([rig.daemon_binary(), '--config', path], capture_output=True,
+                           text=True, timeout=10)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn('trust-protected-networks', r.stderr)
+        self.assertIn('check-domain', r.stderr)
+
     def test_trust_protected_off_by_default(self):
         self.netdns.answers['check.test'] = rig.CHECK_A
         self.start_roam_daemon(wait_state='protected', trust_protected_networks='false')

@@ -80,6 +80,7 @@ test_full (Fixture *f, gconstpointer data)
     "enabled=false\n"
     "dns-backend=resolv.conf\n"
     "trusted-networks=a;b\n"
+    "trust-protected-networks=true\n"
     "on-service-unreachable=block\n", &error);
 
   g_assert_no_error (error);
@@ -95,6 +96,7 @@ test_full (Fixture *f, gconstpointer data)
   g_assert_cmpuint (c->relay.tcp_max_clients, ==, 4);
   g_assert_cmpstr (c->dns_backend, ==, "resolv.conf");
   g_assert_cmpstr (c->trusted_networks[1], ==, "b");
+  g_assert_true (c->trust_protected_networks);
   g_assert_cmpstr (c->on_service_unreachable, ==, "block");
 }
 
@@ -131,6 +133,9 @@ test_errors (Fixture *f, gconstpointer data)
     { BASE "[relay]\nlisten=::1:5353\n", { "listen=::1:5353", "in brackets", NULL } },
     { "[service]\nurl=https://doh.test:99999/dns-query\n", { "not a valid URL", "port", NULL } },
     { "[service]\nurl=https://doh.test/q{?dns,x}\n", { "URI template", NULL } },
+    /* issue 10.8: the DoH host's own name answers the same everywhere */
+    { BASE "[roaming]\ntrust-protected-networks=true\n",
+      { "[roaming] trust-protected-networks=true", "requires [service] check-domain", NULL } },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)

@@ -131,6 +131,26 @@ test_trust_protected (void)
   expect (&f, DDR_ROAM_PORTAL, FALSE);
 }
 
+/* Issue 10.8: the network's answer is only compared with an answer the service
+ * gave; without one (probe failed or not back yet) nothing is trusted. */
+static void
+test_trust_needs_service (void)
+{
+  DdrRoamFacts f = base ();
+
+  f.trust_protected = TRUE;
+  f.network_protected = DDR_CHECK_OK;
+  f.service = DDR_CHECK_FAILED;
+  expect (&f, DDR_ROAM_UNREACHABLE, FALSE);
+  f.block = TRUE;
+  expect (&f, DDR_ROAM_UNREACHABLE, TRUE);
+  f.block = FALSE;
+  f.service = DDR_CHECK_UNKNOWN;
+  expect (&f, DDR_ROAM_PROBING, FALSE);
+  f.service = DDR_CHECK_OK;
+  expect (&f, DDR_ROAM_TRUSTED, FALSE);
+}
+
 static void
 test_portal (void)
 {
@@ -230,6 +250,7 @@ main (int argc, char **argv)
   g_test_add_func ("/roam-state/trusted", test_trusted);
   g_test_add_func ("/roam-state/trust-protected", test_trust_protected);
   g_test_add_func ("/roam-state/portal", test_portal);
+  g_test_add_func ("/roam-state/trust-needs-service", test_trust_needs_service);
   g_test_add_func ("/roam-state/probing", test_probing);
   g_test_add_func ("/roam-state/unreachable", test_unreachable);
   g_test_add_func ("/roam-state/portal-verdict-first", test_portal_verdict_first);
