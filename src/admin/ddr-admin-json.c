@@ -1,30 +1,12 @@
-/* GVariant to JSON for --json output (booleans, numbers, strings, arrays, a{sv}). Pure code. */
+/* GVariant to JSON for --json output, through json-glib's JsonBuilder and JsonGenerator. */
 #include <math.h>
+
+#include <json-glib/json-glib.h>
 
 #include "ddr-admin-json.h"
 
-static void
-append_string (GString *out, const char *s)
-{
-  g_string_append_c (out, '"');
-  for (const guchar *p = (const guchar *) s; *p; p++)
-    {
-      switch (*p)
-        {
-        case '"':  g_string_append (out, "\\\""); break;
-        case '\\': g_string_append (out, "\\\\"); break;
-        case '\n': g_string_append (out, "\\n"); break;
-        case '\r': g_string_append (out, "\\r"); break;
-        case '\t': g_string_append (out, "\\t"); break;
-        default:
-          if (*p < 0x20 || *p == 0x7f)
-            g_string_append_printf (out, "\\u%04x", *p);
-          else
-            g_string_append_c (out, (char) *p);   /* UTF-8 passes through */
-        }
-    }
-  g_string_append_c (out, '"');
-}
+/* json_gvariant_serialize() does the same walk, but casts a guint64 to gint64: the
+ * D-Bus API's G_MAXUINT64 ("paused until Resume()") would come out as -1. */
 
 static gboolean
 is_object (GVariant *v)
@@ -37,61 +19,64 @@ is_object (GVariant *v)
                                   G_VARIANT_TYPE_STRING);
 }
 
-void
-ddr_admin_json_append (GString *out, GVariant *v)
+static void
+add_uint64 (JsonBuilder *b, guint64 u)
+{
+  /* json-glib's integers are gint64. Beyond it (in practice only G_MAXUINT64, the
+   * "until Resume()" of PausedUntil) G_MAXINT64 says the same: the far future, an
+   * exact integer that every JSON reader with 64-bit integers parses. */
+  json_builder_add_int_value (b, u > G_MAXINT64 ? G_MAXINT64 : (gint64) u);
+}
+
+static void
+add_value (JsonBuilder *b, GVariant *v)
 {
   GVariantIter iter;
   GVariant *child;
-  gboolean first = TRUE;
 
   switch (g_variant_classify (v))
     {
     case G_VARIANT_CLASS_BOOLEAN:
-      g_string_append (out, g_variant_get_boolean (v) ? "true" : "false");
+      json_builder_add_boolean_value (b, g_variant_get_boolean (v));
       return;
     case G_VARIANT_CLASS_BYTE:
-      g_string_append_printf (out, "%u", g_variant_get_byte (v));
+      json_builder_add_int_value (b, g_variant_get_byte (v));
       return;
     case G_VARIANT_CLASS_INT16:
-      g_string_append_printf (out, "%d", g_variant_get_int16 (v));
+      json_builder_add_int_value (b, g_variant_get_int16 (v));
       return;
     case G_VARIANT_CLASS_UINT16:
-      g_string_append_printf (out, "%u", g_variant_get_uint16 (v));
+      json_builder_add_int_value (b, g_variant_get_uint16 (v));
       return;
     case G_VARIANT_CLASS_INT32:
-      g_string_append_printf (out, "%d", g_variant_get_int32 (v));
+      json_builder_add_int_value (b, g_variant_get_int32 (v));
       return;
     case G_VARIANT_CLASS_UINT32:
-      g_string_append_printf (out, "%u", g_variant_get_uint32 (v));
+      json_builder_add_int_value (b, g_variant_get_uint32 (v));
       return;
     case G_VARIANT_CLASS_INT64:
-      g_string_append_printf (out, "%" G_GINT64_FORMAT, g_variant_get_int64 (v));
+      json_builder_add_int_value (b, g_variant_get_int64 (v));
       return;
     case G_VARIANT_CLASS_UINT64:
-      g_string_append_printf (out, "%" G_GUINT64_FORMAT, g_variant_get_uint64 (v));
+      add_uint64 (b, g_variant_get_uint64 (v));
       return;
     case G_VARIANT_CLASS_DOUBLE:
-      {
-        char buf[G_ASCII_DTOSTR_BUF_SIZE];
-        double d = g_variant_get_double (v);
-
-        /* JSON has no NaN or infinity. */
-        if (isfinite (d))
-          g_string_append (out, g_ascii_dtostr (buf, sizeof buf, d));
-        else
-          g_string_append (out, "null");
-        return;
-      }
+      /* JSON has no NaN or infinity. */
+      if (isfinite (g_variant_get_double (v)))
+        json_builder_add_double_value (b, g_variant_get_double (v));
+      else
+        json_builder_add_null_value (b);
+      return;
     case G_VARIANT_CLASS_STRING:
     case G_VARIANT_CLASS_OBJECT_PATH:
     case G_VARIANT_CLASS_SIGNATURE:
-      append_string (out, g_variant_get_string (v, NULL));
+      json_builder_add_string_value (b, g_variant_get_string (v, NULL));
       return;
     case G_VARIANT_CLASS_VARIANT:
       {
         g_autoptr(GVariant) inner = g_variant_get_variant (v);
 
-        ddr_admin_json_append (out, inner);
+        add_value (b, inner);
         return;
       }
     case G_VARIANT_CLASS_MAYBE:
@@ -99,9 +84,9 @@ ddr_admin_json_append (GString *out, GVariant *v)
         g_autoptr(GVariant) inner = g_variant_get_maybe (v);
 
         if (inner)
-          ddr_admin_json_append (out, inner);
+          add_value (b, inner);
         else
-          g_string_append (out, "null");
+          json_builder_add_null_value (b);
         return;
       }
     case G_VARIANT_CLASS_ARRAY:
@@ -110,39 +95,32 @@ ddr_admin_json_append (GString *out, GVariant *v)
           const char *key;
           GVariant *value;
 
-          g_string_append_c (out, '{');
+          json_builder_begin_object (b);
           g_variant_iter_init (&iter, v);
           while (g_variant_iter_next (&iter, "{&s@*}", &key, &value))
             {
-              if (!first)
-                g_string_append (out, ", ");
-              first = FALSE;
-              append_string (out, key);
-              g_string_append (out, ": ");
-              ddr_admin_json_append (out, value);
+              json_builder_set_member_name (b, key);
+              add_value (b, value);
               g_variant_unref (value);
             }
-          g_string_append_c (out, '}');
+          json_builder_end_object (b);
           return;
         }
       G_GNUC_FALLTHROUGH;
     case G_VARIANT_CLASS_TUPLE:
     case G_VARIANT_CLASS_DICT_ENTRY:
-      g_string_append_c (out, '[');
+      json_builder_begin_array (b);
       g_variant_iter_init (&iter, v);
       while ((child = g_variant_iter_next_value (&iter)))
         {
-          if (!first)
-            g_string_append (out, ", ");
-          first = FALSE;
-          ddr_admin_json_append (out, child);
+          add_value (b, child);
           g_variant_unref (child);
         }
-      g_string_append_c (out, ']');
+      json_builder_end_array (b);
       return;
     case G_VARIANT_CLASS_HANDLE:
     default:
-      g_string_append (out, "null");
+      json_builder_add_null_value (b);
       return;
     }
 }
@@ -150,8 +128,18 @@ ddr_admin_json_append (GString *out, GVariant *v)
 char *
 ddr_admin_json_string (GVariant *v)
 {
-  GString *out = g_string_new (NULL);
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) wrapper = NULL;
+  g_autoptr(JsonNode) root = NULL;
 
-  ddr_admin_json_append (out, v);
-  return g_string_free (out, FALSE);
+  /* json-glib 1.6's builder takes values only inside a container, so a scalar is
+   * built as the one element of an array and taken out of it. */
+  json_builder_begin_array (b);
+  add_value (b, v);
+  json_builder_end_array (b);
+  wrapper = json_builder_get_root (b);
+  root = json_array_dup_element (json_node_get_array (wrapper), 0);
+  json_generator_set_root (gen, root);
+  return json_generator_to_data (gen, NULL);
 }

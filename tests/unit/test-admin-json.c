@@ -1,4 +1,6 @@
-/* --json output: GVariant to JSON. */
+/* --json output: GVariant to JSON through json-glib. */
+#include <math.h>
+
 #include <glib.h>
 
 #include "ddr-admin-json.h"
@@ -16,10 +18,16 @@ static void
 test_scalars (void)
 {
   check (g_variant_new_boolean (TRUE), "true");
-  check (g_variant_new_uint64 (G_MAXUINT64), "18446744073709551615");
+  /* json-glib's integers are gint64: G_MAXUINT64 (PausedUntil "until Resume()") is
+   * written as the largest one, never wrapped to -1 as json_gvariant_serialize does. */
+  check (g_variant_new_uint64 (G_MAXUINT64), "9223372036854775807");
+  check (g_variant_new_uint64 (G_MAXINT64), "9223372036854775807");
+  check (g_variant_new_uint64 (1765000000), "1765000000");
   check (g_variant_new_uint32 (7), "7");
   check (g_variant_new_int32 (-3), "-3");
-  check (g_variant_new_string ("a\"b\\c\n\x01é"), "\"a\\\"b\\\\c\\n\\u0001é\"");
+  check (g_variant_new_string ("a\"b\\c\n\x01\x7fé"), "\"a\\\"b\\\\c\\n\\u0001\\u007fé\"");
+  check (g_variant_new_double (0.5), "0.5");
+  check (g_variant_new_double (INFINITY), "null");
 }
 
 static void
@@ -37,8 +45,9 @@ test_containers (void)
   g_variant_builder_add (&b, "{sv}", "upstreams", g_variant_builder_end (&u));
   g_variant_builder_add (&b, "{sv}", "listen", g_variant_new_strv (NULL, 0));
   check (g_variant_builder_end (&b),
-         "{\"state\": \"forwarding\", \"upstreams\": [{\"url\": \"https://x/\", "
-         "\"healthy\": false}], \"listen\": []}");
+         "{\"state\":\"forwarding\",\"upstreams\":[{\"url\":\"https://x/\","
+         "\"healthy\":false}],\"listen\":[]}");
+  check (g_variant_new_parsed ("(just 1, @mu nothing, <<true>>)"), "[1,null,true]");
 }
 
 int
