@@ -41,6 +41,8 @@ typedef struct {
 void     ddr_relay_handle_query (DdrRelay *relay, const DdrOrigin *origin,
                                  guint8 *msg, gsize len);
 DdrStats *ddr_relay_stats_mut   (DdrRelay *relay);
+/* The client ACL (acl=): the UDP and TCP listeners ask it per datagram and at accept. */
+gboolean  ddr_relay_acl_allows   (DdrRelay *relay, const struct sockaddr *sa, socklen_t salen);
 
 /* Relay → listener. msg NULL = drop (no answer). Releases the origin's reference. */
 void     ddr_origin_reply       (DdrOrigin *origin, const guint8 *msg, gsize len);

@@ -464,6 +464,12 @@ ddr_relay_get_stats (DdrRelay *relay)
   return &relay->stats;
 }
 
+gboolean
+ddr_relay_acl_allows (DdrRelay *relay, const struct sockaddr *sa, socklen_t salen)
+{
+  return ddr_acl_allows (relay->acl, sa, salen);
+}
+
 DdrStats *
 ddr_relay_stats_mut (DdrRelay *relay)
 {

@@ -21,6 +21,9 @@
 #define OUT_HARD_LIMIT   (1024 * 1024)
 #define IN_INITIAL       2048
 #define FRAME_MAX        (2 + DDR_DNS_MAX_MSG)
+/* Connections one peer address may hold: an eighth of tcp-max-clients, at least 4,
+ * so one device on a forwarder's LAN cannot take every slot. */
+#define PER_PEER_MIN     4
 
 struct _DdrTcpListener {
   DdrRelay    *relay;
@@ -363,6 +366,44 @@ conn_new (DdrTcpListener *listener, int fd, const DdrSockaddr *peer, socklen_t p
 }
 
 static gboolean
+same_address (const DdrSockaddr *a, const DdrSockaddr *b)
+{
+  if (a->sa.sa_family != b->sa.sa_family)
+    return FALSE;
+  if (a->sa.sa_family == AF_INET)
+    return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+  return memcmp (&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof a->in6.sin6_addr) == 0;
+}
+
+/* Whether a new connection from peer may take a slot: outside the ACL never (a
+ * stranger gets no slot at all), else within the total and the per-peer caps. */
+static gboolean
+accept_allowed (DdrTcpListener *self, const DdrSockaddr *peer, socklen_t peer_len)
+{
+  DdrStats *stats = ddr_relay_stats_mut (self->relay);
+  guint per_peer = MAX (PER_PEER_MIN, self->limits.max_clients / 8);
+  guint same = 0;
+
+  if (!ddr_relay_acl_allows (self->relay, &peer->sa, peer_len))
+    {
+      stats->refused++;
+      return FALSE;
+    }
+  if (self->conns.length >= self->limits.max_clients)
+    {
+      stats->tcp_rejected++;
+      return FALSE;
+    }
+  for (GList *l = self->conns.head; l; l = l->next)
+    if (same_address (&((DdrTcpConn *) l->data)->peer, peer) && ++same >= per_peer)
+      {
+        stats->tcp_rejected++;
+        return FALSE;
+      }
+  return TRUE;
+}
+
+static gboolean
 on_acceptable (gint fd, GIOCondition condition, gpointer user_data)
 {
   DdrTcpListener *self = user_data;
@@ -380,9 +421,8 @@ on_acceptable (gint fd, GIOCondition condition, gpointer user_data)
             g_debug ("accept: %s", g_strerror (errno));
           break;
         }
-      if (self->conns.length >= self->limits.max_clients)
+      if (!accept_allowed (self, &peer, peer_len))
         {
-          ddr_relay_stats_mut (self->relay)->tcp_rejected++;
           close (cfd);
           continue;
         }

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""The client ACL: sources outside acl= get REFUSED over UDP and TCP."""
+"""The client ACL: sources outside acl= get REFUSED over UDP; their TCP connections are
+closed at accept. One peer address holds at most its share of the TCP slots."""
 
 import unittest
 
@@ -25,17 +26,56 @@ class TestRelayAcl(RigTestCase):
 
     def test_outside_acl_refused(self):
         d = self.start_daemon(self.unbound, acl=['127.0.0.2/32'])
-        for tcp in (False, True):
-            m = self._ask(d, '127.0.0.1', tcp)
-            self.assertNotEqual(m, 'closed', 'TCP client outside the ACL: connection closed '
-                                'without a REFUSED answer')
-            self.assertAnswered(m, 'REFUSED', 'client 127.0.0.1, acl=127.0.0.2/32, tcp=%s' % tcp)
-            self.assertEqual(m.answer, [])
+        m = self._ask(d, '127.0.0.1', False)
+        self.assertAnswered(m, 'REFUSED', 'client 127.0.0.1, acl=127.0.0.2/32, UDP')
+        self.assertEqual(m.answer, [])
         # the same relay serves 127.0.0.2
         for tcp in (False, True):
             m = self._ask(d, '127.0.0.2', tcp)
             self.assertAnswered(m, 'NOERROR', 'client 127.0.0.2, tcp=%s' % tcp)
             self.assertEqual(sorted(m.values('A')), sorted(rig.ALLOWED_A))
+
+    def test_tcp_outside_acl_closed_at_accept(self):
+        # A stranger must not hold a TCP slot: the connection is closed at accept,
+        # before it sends anything (it used to stay open until the idle timeout).
+        d = self.start_daemon(self.unbound, acl=['127.0.0.2/32'], tcp_max_clients=4,
+                              tcp_idle_timeout_ms=10000)
+        host, port = d.addr
+        strangers = []
+        for _ in range(8):
+            s = rig.tcp_connect(host, port, timeout=2, source='127.0.0.1')
+            self.addCleanup(s.close)
+            strangers.append(s)
+        for i, s in enumerate(strangers):
+            self.assertTrue(rig.connection_closed(s, 1.0),
+                            'connection %d from 127.0.0.1 (outside acl=127.0.0.2/32) still '
+                            'open after 1 s' % i)
+        self.assertAnswered(self._ask(d, '127.0.0.2', True), 'NOERROR',
+                            'a client inside the ACL after 8 strangers (tcp-max-clients=4)')
+        stats, _ = d.statistics()
+        self.assertGreaterEqual(int(stats['refused']), 8, stats)
+
+    def test_tcp_connections_capped_per_peer(self):
+        # One address may hold at most tcp-max-clients/8 (at least 4) connections, so
+        # one device of a LAN cannot take every slot of a forwarder.
+        d = self.start_daemon(self.unbound, acl=['127.0.0.0/8'], tcp_max_clients=16,
+                              tcp_idle_timeout_ms=10000)
+        host, port = d.addr
+        held = []
+        for i in range(16):
+            s = rig.tcp_connect(host, port, timeout=2, source='127.0.0.5')
+            self.addCleanup(s.close)
+            held.append(s)
+        open_ones = [s for s in held if not rig.connection_closed(s, 0.3)]
+        self.assertEqual(len(open_ones), 4, '127.0.0.5 holds %d of 16 TCP slots; the '
+                         'per-peer cap is 4' % len(open_ones))
+        for tcp_source in ('127.0.0.6', '127.0.0.7'):
+            m = rig.tcp_query(host, port, 'allowed.test', 'A', timeout=2, source=tcp_source)
+            self.assertAnswered(m, 'NOERROR', 'TCP from %s while 127.0.0.5 holds its share'
+                                % tcp_source)
+        for i, s in enumerate(open_ones):
+            s.sendall(rig.tcp_frame(rig.build_query('allowed.test', 'A', qid=300 + i)))
+            self.assertEqual(rig.tcp_recv_msg(s).id, 300 + i)
 
     def test_refused_for_every_name(self):
         # REFUSED before anything else: cache, use-application-dns.net, check-domain
@@ -65,7 +105,8 @@ class TestRelayAcl(RigTestCase):
         d = self.start_daemon(self.unbound, acl=['127.0.0.1/32'])
         self.assertAnswered(self._ask(d, '127.0.0.1', False), 'NOERROR')
         self.assertAnswered(self._ask(d, '127.0.0.3', False), 'REFUSED')
-        self.assertAnswered(self._ask(d, '127.0.0.3', True), 'REFUSED')
+        self.assertEqual(self._ask(d, '127.0.0.3', True), 'closed',
+                         'TCP from outside the ACL is closed at accept')
 
     def test_ipv6_acl(self):
         if not rig.have_ipv6_loopback():
@@ -76,8 +117,9 @@ class TestRelayAcl(RigTestCase):
                               acl=['127.0.0.0/8'])
         m = rig.udp_query('::1', port, 'allowed.test', 'A')
         self.assertAnswered(m, 'REFUSED', '::1 not in acl=127.0.0.0/8')
-        m = rig.tcp_query('::1', port, 'allowed.test', 'A')
-        self.assertAnswered(m, 'REFUSED', '::1 not in acl=127.0.0.0/8 (TCP)')
+        with self.assertRaises((EOFError, ConnectionResetError),
+                               msg='::1 not in acl=127.0.0.0/8: TCP closed at accept'):
+            rig.tcp_query('::1', port, 'allowed.test', 'A')
         self.assertAnswered(d.query('allowed.test'), 'NOERROR')
 
 

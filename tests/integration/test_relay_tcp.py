@@ -156,7 +156,8 @@ class TestRelayTcp(RigTestCase):
         host, port = d.addr
         held = []
         for i in range(4):
-            s = rig.tcp_connect(host, port)
+            # four addresses: one address alone may hold only its share (per-peer cap)
+            s = rig.tcp_connect(host, port, source='127.0.0.%d' % (i + 1))
             self.addCleanup(s.close)
             s.sendall(rig.tcp_frame(rig.build_query('allowed.test', 'A', qid=i)))
             self.assertEqual(rig.tcp_recv_msg(s).id, i, 'connection %d not served' % i)
