@@ -70,6 +70,8 @@ validate_listen (const DdrInstallOptions *o, DdrInstallConfig *out, gboolean *be
       g_strv_builder_add (b, text);
     }
   out->listen = g_strv_builder_end (b);
+  out->lan_only = !g_strv_contains ((const char *const *) out->listen, "127.0.0.1:53") &&
+                  !g_strv_contains ((const char *const *) out->listen, "0.0.0.0:53");
   return TRUE;
 }
 
@@ -241,6 +243,10 @@ ddr_admin_conf_render (const DdrInstallConfig *c, const char *existing, GError *
     g_key_file_set_string (kf, "service", "ca-file", c->ca_file);
   set_list (kf, "relay", "listen", c->listen);
   set_list (kf, "relay", "acl", c->acl);
+  /* Roaming steers the system to 127.0.0.1:53: without that listener it has nothing
+   * to steer to. With it, an existing choice is kept. */
+  if (c->lan_only)
+    g_key_file_set_string (kf, "roaming", "enabled", "false");
   text = g_key_file_to_data (kf, NULL, NULL);
   if (!check_with_daemon_loader (text, error))
     return NULL;

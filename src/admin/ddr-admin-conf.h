@@ -15,6 +15,7 @@ typedef struct {
   char   **bootstrap;     /* NULL when not given */
   char    *ca_file;       /* NULL when not given */
   gboolean wildcard_53;   /* some listen address is 0.0.0.0:53 or [::]:53 */
+  gboolean lan_only;      /* no 127.0.0.1:53 (nor 0.0.0.0:53): a forwarder, roaming off */
 } DdrInstallConfig;
 
 /* Every flag checked before anything is written; the error is one sentence that

@@ -303,6 +303,9 @@ ddr_admin_install (const DdrInstallOptions *o)
     g_print (_("Listening beyond loopback without --acl: only loopback, 10.0.0.0/8, "
                "172.16.0.0/12, 192.168.0.0/16 and fc00::/7 may use the relay (add --acl to "
                "change this).\n"));
+  if (c.lan_only && !dnsdist)
+    g_print (_("No listen address is 127.0.0.1:53, where roaming points the system's DNS: "
+               "this is a forwarder, and ddr.conf gets [roaming] enabled=false.\n"));
   if (o->root)
     g_print (_("Installing under %s: no network test, no service started (--root).\n"),
              o->root);

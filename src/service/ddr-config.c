@@ -416,6 +416,22 @@ set_defaults (DdrConfig *c)
   c->portal_probe_url = g_strdup ("http://connectivity-check.ubuntu.com/");
 }
 
+gboolean
+ddr_config_roaming_listener (const DdrConfig *c)
+{
+  for (guint i = 0; c->relay.listen && c->relay.listen[i]; i++)
+    {
+      g_autoptr(GInetSocketAddress) sa = ddr_parse_listen_address (c->relay.listen[i], NULL);
+      GInetAddress *ip = sa ? g_inet_socket_address_get_address (sa) : NULL;
+      g_autofree char *text = ip ? g_inet_address_to_string (ip) : NULL;
+
+      if (sa && g_inet_socket_address_get_port (sa) == 53 &&
+          (g_strcmp0 (text, "127.0.0.1") == 0 || g_strcmp0 (text, "0.0.0.0") == 0))
+        return TRUE;
+    }
+  return FALSE;
+}
+
 static gboolean
 apply_keyfile (DdrConfig *c, GKeyFile *kf, GError **error)
 {
@@ -459,6 +475,11 @@ apply_keyfile (DdrConfig *c, GKeyFile *kf, GError **error)
     return invalid (error, kf, "roaming", "trust-protected-networks",
                     "requires [service] check-domain (a name that resolves only through the "
                     "ThreatSTOP service)");
+  if (g_str_equal (c->roaming_enabled, "true") && !ddr_config_roaming_listener (c))
+    return invalid (error, kf, "roaming", "enabled",
+                    "roaming points the system's DNS at 127.0.0.1 port 53, but [relay] listen "
+                    "has no 127.0.0.1:53 (or 0.0.0.0:53); add 127.0.0.1:53 to listen, or set "
+                    "enabled=false for a forwarder");
   if (c->relay.cache_min_ttl > c->relay.cache_max_ttl)
     {
       g_autofree char *why = g_strdup_printf ("must not exceed cache-max-ttl (%u)",

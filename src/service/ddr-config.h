@@ -34,6 +34,10 @@ typedef struct {
 DdrConfig *ddr_config_load (const char *path, const char *state_dir, GError **error);
 void       ddr_config_free (DdrConfig *config);
 
+/* Whether the relay listens on 127.0.0.1 port 53 (or 0.0.0.0:53), where roaming points
+ * the system's DNS: NetworkManager and resolv.conf carry no port. */
+gboolean   ddr_config_roaming_listener (const DdrConfig *config);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DdrConfig, ddr_config_free)
 
 G_END_DECLS

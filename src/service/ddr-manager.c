@@ -22,6 +22,11 @@
   "Roaming is off: the relay forwards DNS queries to the ThreatSTOP service, " \
   "and the system DNS settings are left unchanged."
 
+#define NO_LOOPBACK_REASON \
+  "Roaming is off: [relay] listen has no 127.0.0.1:53, where roaming would point the " \
+  "system's DNS; the relay forwards DNS queries to the ThreatSTOP service and the system " \
+  "DNS settings are left unchanged."
+
 struct _DdrManager {
   GObject        parent_instance;
 
@@ -152,6 +157,12 @@ ddr_manager_start_roaming (DdrManager *self)
   g_return_if_fail (DDR_IS_MANAGER (self));
   if (self->roaming || g_str_equal (self->config->roaming_enabled, "false"))
     return;
+  if (!ddr_config_roaming_listener (self->config))
+    {
+      /* enabled=auto: true without the listener is refused by the loader. */
+      set_state (self, "forwarding", NO_LOOPBACK_REASON, FALSE);
+      return;
+    }
   roam_config_from (&rc, self->config);
   self->roaming = ddr_roam_controller_new (self->relay, &rc, self->state_dir, on_roaming_status,
                                            self);
@@ -255,7 +266,11 @@ ddr_manager_reload (DdrManager *self, GError **error)
 
   ddr_sd_notify ("RELOADING=1");
   config = ddr_config_load (self->config_path, self->state_dir, &local_error);
-  if (!config || !ddr_relay_reconfigure (self->relay, &config->relay, &local_error))
+  if (config && self->roaming && !ddr_config_roaming_listener (config))
+    g_set_error_literal (&local_error, DDR_ERROR, DDR_ERROR_FAILED,
+                         "[relay] listen has no 127.0.0.1:53, which roaming steers the system "
+                         "to; restart the daemon to run it as a forwarder");
+  if (local_error || !ddr_relay_reconfigure (self->relay, &config->relay, &local_error))
     {
       message = g_strdup_printf ("Configuration reload refused, the running configuration "
                                  "stays: %s", local_error->message);

@@ -132,6 +132,21 @@ class TestAdminInstall(rig.RigTestCase):
         acl = self.read_conf()['relay']['acl'].strip(';').split(';')
         self.assertEqual(acl, ['192.0.2.0/24', '2001:db8::/32', '10.1.0.0/16'])
 
+    def test_lan_forwarder_turns_roaming_off(self):
+        # Roaming steers the system to 127.0.0.1:53; a LAN-only relay must not roam.
+        r = self.install('--listen=192.0.2.1', '--url=https://doh.example/dns-query')
+        self.assertEqual(self.read_conf()['roaming']['enabled'], 'false')
+        self.assertIn('enabled=false', r.stdout)
+        # with 127.0.0.1:53 roaming stays as configured (auto by default)
+        self.install('--listen=127.0.0.1', '--url=https://doh.example/dns-query')
+        self.assertEqual(self.read_conf()['roaming']['enabled'], 'false')
+        self.uninstall()
+        self.install('--listen=127.0.0.1', '--listen=192.0.2.1',
+                     '--url=https://doh.example/dns-query')
+        cp = self.read_conf()
+        self.assertFalse(cp.has_option('roaming', 'enabled'), dict(cp.items('roaming'))
+                         if cp.has_section('roaming') else None)
+
     def test_reinstall_updates_in_place_and_keeps_other_keys(self):
         before = snapshot(self.root)
         self.install('--listen=127.0.0.1', '--url=https://a.example/dns-query')

@@ -1,6 +1,7 @@
 /* Unit tests of ddr.conf loading and listen-address parsing. */
 #include "config.h"
 
+#include <string.h>
 #include <glib/gstdio.h>
 
 #include "ddr-config.h"
@@ -218,6 +219,50 @@ test_listen_address (void)
     }
 }
 
+/* Roaming points the system at 127.0.0.1 port 53 (NM and resolv.conf carry no port). */
+static void
+test_roaming_needs_loopback_53 (Fixture *f, gconstpointer data)
+{
+  static const char *const bad[] = {
+    "listen=192.168.1.2:53", "listen=127.0.0.1:5353", "listen=[::1]:53", NULL };
+  static const char *const good[] = { "listen=127.0.0.1:53", "listen=0.0.0.0:53",
+                                      "listen=192.168.1.2;127.0.0.1", NULL };
+
+  for (guint i = 0; bad[i]; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *text = g_strdup_printf (BASE "[relay]\n%s\n[roaming]\nenabled=true\n",
+                                               bad[i]);
+      g_autoptr(DdrConfig) c = load (f, text, &error);
+
+      g_assert_null (c);
+      g_assert_error (error, DDR_CONFIG_ERROR, DDR_CONFIG_ERROR_INVALID);
+      g_assert_nonnull (strstr (error->message, "listen"));
+      g_assert_nonnull (strstr (error->message, "enabled"));
+      g_assert_nonnull (strstr (error->message, "127.0.0.1:53"));
+    }
+  for (guint i = 0; good[i]; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *text = g_strdup_printf (BASE "[relay]\n%s\n[roaming]\nenabled=true\n",
+                                               good[i]);
+      g_autoptr(DdrConfig) c = load (f, text, &error);
+
+      g_assert_no_error (error);
+      g_assert_true (ddr_config_roaming_listener (c));
+    }
+  for (guint i = 0; bad[i]; i++)
+    {
+      /* auto: a forwarder, which the daemon says in Reason */
+      g_autoptr(GError) error = NULL;
+      g_autofree char *text = g_strdup_printf (BASE "[relay]\n%s\n", bad[i]);
+      g_autoptr(DdrConfig) c = load (f, text, &error);
+
+      g_assert_no_error (error);
+      g_assert_false (ddr_config_roaming_listener (c));
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -227,6 +272,8 @@ main (int argc, char **argv)
   g_test_add ("/config/errors", Fixture, NULL, fixture_setup, test_errors, fixture_teardown);
   g_test_add ("/config/unknown-key", Fixture, NULL, fixture_setup, test_unknown_key_warns,
               fixture_teardown);
+  g_test_add ("/config/roaming-needs-loopback-53", Fixture, NULL, fixture_setup,
+              test_roaming_needs_loopback_53, fixture_teardown);
   g_test_add_func ("/config/missing-file", test_missing_file);
   g_test_add_func ("/config/listen-address", test_listen_address);
   return g_test_run ();
