@@ -5,6 +5,13 @@
 
 G_DEFINE_TYPE (DdrSteerBackend, ddr_steer_backend, G_TYPE_OBJECT)
 
+enum {
+  SIGNAL_LOST,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 static void
 none_set_async (DdrSteerBackend     *self,
                 gboolean             on,
@@ -23,6 +30,8 @@ ddr_steer_backend_class_init (DdrSteerBackendClass *klass)
 {
   klass->name = "none";
   klass->set_async = none_set_async;
+  signals[SIGNAL_LOST] = g_signal_new ("lost", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                       NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -57,4 +66,12 @@ ddr_steer_backend_set_finish (DdrSteerBackend *self, GAsyncResult *result, GErro
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+ddr_steer_backend_report_lost (DdrSteerBackend *self, const char *why)
+{
+  g_return_if_fail (DDR_IS_STEER_BACKEND (self));
+  g_message ("DNS steering (%s) was undone: %s", ddr_steer_backend_get_name (self), why);
+  g_signal_emit (self, signals[SIGNAL_LOST], 0, why);
 }

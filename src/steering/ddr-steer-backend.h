@@ -20,6 +20,11 @@ struct _DdrSteerBackendClass {
                      gpointer             user_data);
 };
 
+/* Signal "lost" (const char *why): steering the backend applied was undone by someone
+ * else (a profile deactivated, a link reverted, the file rewritten). Each backend watches
+ * what it steered and emits it at once, at most once per successful "on"; the owner
+ * decides whether to steer again. Never emitted for the backend's own changes. */
+
 /* The base class itself is the "none" backend: every set succeeds and changes nothing. */
 DdrSteerBackend *ddr_steer_backend_new_none  (void);
 const char      *ddr_steer_backend_get_name  (DdrSteerBackend *self);
@@ -31,5 +36,7 @@ void             ddr_steer_backend_set_async (DdrSteerBackend     *self,
 gboolean         ddr_steer_backend_set_finish (DdrSteerBackend *self,
                                                GAsyncResult    *result,
                                                GError         **error);
+/* For the backends: log and emit "lost". */
+void             ddr_steer_backend_report_lost (DdrSteerBackend *self, const char *why);
 
 G_END_DECLS

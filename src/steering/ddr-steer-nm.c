@@ -1,5 +1,6 @@
 /* The networkmanager backend: owned in-memory NM profiles on ddr0 over raw GDBus. On =
- * the bound activation (or, without bind-activation, the anchor with DNS) is active. */
+ * the bound activation (or, without bind-activation, the anchor with DNS) is active;
+ * its end, when not ours, is reported as a loss. */
 #define G_LOG_DOMAIN "ddr-steer"
 
 #include "ddr-steer-private.h"
@@ -12,6 +13,7 @@
 #define AC_UNKNOWN        0
 #define AC_ACTIVATING     1
 #define AC_ACTIVATED      2
+#define AC_DEACTIVATING   3
 
 /* Does this NM have AddAndActivateConnection2 with bind-activation (probed once)? */
 typedef enum {
@@ -30,8 +32,11 @@ struct _DdrSteerNm {
   gboolean anchor_dns;  /* the anchor's settings steer DNS (dummy, or the plain path) */
   BindState bind;
   gboolean cleaned;     /* stale profiles removed (first use in this process) */
+  gboolean busy;        /* a set call is running: what NM does meanwhile is ours */
   guint watch_id;
   guint removed_id;
+  guint state_id;       /* StateChanged of active connections */
+  guint active_list_id; /* the manager's ActiveConnections */
 };
 
 G_DEFINE_FINAL_TYPE (DdrSteerNm, ddr_steer_nm, DDR_TYPE_STEER_BACKEND)
@@ -92,6 +97,9 @@ call (GTask *task, const char *path, const char *iface, const char *method, GVar
 static void
 finish (GTask *task, GError *error)
 {
+  DdrSteerNm *self = g_task_get_source_object (task);
+
+  self->busy = FALSE;
   if (error)
     g_task_return_error (task, error);
   else
@@ -493,6 +501,7 @@ nm_set_async (DdrSteerBackend     *backend,
   Op *op = g_new0 (Op, 1);
 
   g_task_set_source_tag (task, nm_set_async);
+  self->busy = TRUE;
   op->on = on;
   g_task_set_task_data (task, op, (GDestroyNotify) op_free);
   if (!self->cleaned)
@@ -501,6 +510,65 @@ nm_set_async (DdrSteerBackend     *backend,
     prepare (task);
   else
     scan_active (task);
+}
+
+/* The active connection that carries the steering: the bound activation, else the
+ * anchor when it carries the DNS settings (the plain path). */
+static const char *
+steering_path (DdrSteerNm *self)
+{
+  return self->bound ? self->bound : self->anchor_dns ? self->active : NULL;
+}
+
+/* "nmcli connection down threatstop-ddr", "ip link del ddr0" (NM deactivates what was
+ * on it), or anything else that ends our activation while no set call of ours runs. */
+static void
+steering_ended (DdrSteerNm *self, const char *how)
+{
+  g_autofree char *why = g_strdup_printf ("the NetworkManager profile %s %s", DDR_STEER_NM_ID,
+                                          how);
+
+  if (self->bound)
+    g_clear_pointer (&self->bound, g_free);
+  else
+    g_clear_pointer (&self->active, g_free);
+  ddr_steer_backend_report_lost (DDR_STEER_BACKEND (self), why);
+}
+
+static void
+active_state_changed (GDBusConnection *bus, const char *sender, const char *path,
+                      const char *iface, const char *signal, GVariant *params, gpointer user_data)
+{
+  DdrSteerNm *self = user_data;
+  guint32 state = 0, reason = 0;
+
+  if (self->busy || g_strcmp0 (path, steering_path (self)) != 0 ||
+      !g_variant_is_of_type (params, G_VARIANT_TYPE ("(uu)")))
+    return;
+  g_variant_get (params, "(uu)", &state, &reason);
+  if (state >= AC_DEACTIVATING)
+    steering_ended (self, "was deactivated by someone else");
+}
+
+static void
+active_list_changed (GDBusConnection *bus, const char *sender, const char *path,
+                     const char *iface, const char *signal, GVariant *params, gpointer user_data)
+{
+  DdrSteerNm *self = user_data;
+  g_autoptr(GVariant) changed = NULL;
+  g_autoptr(GVariant) list = NULL;
+  g_autofree const char **paths = NULL;
+  const char *ours = steering_path (self);
+
+  if (self->busy || !ours || !g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
+    return;
+  g_variant_get (params, "(&s@a{sv}@as)", NULL, &changed, NULL);
+  list = g_variant_lookup_value (changed, "ActiveConnections", G_VARIANT_TYPE ("ao"));
+  if (!list)
+    return;
+  paths = g_variant_get_objv (list, NULL);
+  if (!g_strv_contains (paths, ours))
+    steering_ended (self, "is no longer active");
 }
 
 static void
@@ -539,7 +607,11 @@ ddr_steer_nm_dispose (GObject *object)
   g_clear_handle_id (&self->watch_id, g_bus_unwatch_name);
   if (self->removed_id)
     g_dbus_connection_signal_unsubscribe (self->bus, self->removed_id);
-  self->removed_id = 0;
+  if (self->state_id)
+    g_dbus_connection_signal_unsubscribe (self->bus, self->state_id);
+  if (self->active_list_id)
+    g_dbus_connection_signal_unsubscribe (self->bus, self->active_list_id);
+  self->removed_id = self->state_id = self->active_list_id = 0;
   g_clear_object (&self->bus);
   g_clear_pointer (&self->profile, g_free);
   g_clear_pointer (&self->active, g_free);
@@ -577,5 +649,13 @@ ddr_steer_nm_new (GDBusConnection *bus, DdrSteerLinkType link)
                                                          "ConnectionRemoved", SETTINGS_PATH,
                                                          NULL, G_DBUS_SIGNAL_FLAGS_NONE,
                                                          connection_removed, self, NULL);
+  self->state_id = g_dbus_connection_signal_subscribe (bus, DDR_NM_BUS_NAME, ACTIVE_IFACE,
+                                                       "StateChanged", NULL, NULL,
+                                                       G_DBUS_SIGNAL_FLAGS_NONE,
+                                                       active_state_changed, self, NULL);
+  self->active_list_id = g_dbus_connection_signal_subscribe (bus, DDR_NM_BUS_NAME, PROPS_IFACE,
+                                                             "PropertiesChanged", NM_PATH,
+                                                             NM_IFACE, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                             active_list_changed, self, NULL);
   return DDR_STEER_BACKEND (self);
 }

@@ -1,4 +1,5 @@
-/* The resolv.conf backend: rewrite /etc/resolv.conf atomically, keep the original, put it back. */
+/* The resolv.conf backend: rewrite /etc/resolv.conf atomically, keep the original, put it
+ * back, and report a rewrite by another program as a loss. */
 #define G_LOG_DOMAIN "ddr-steer"
 
 #include <errno.h>
@@ -26,6 +27,8 @@ struct _DdrSteerResolvconf {
   DdrSteerBackend parent;
   char *root;
   char *state_dir;
+  GFileMonitor *monitor;  /* the directory of resolv.conf, from the first steering on */
+  gboolean steered;       /* our file is in place: a change to it is a loss */
 };
 
 G_DEFINE_FINAL_TYPE (DdrSteerResolvconf, ddr_steer_resolvconf, DDR_TYPE_STEER_BACKEND)
@@ -274,6 +277,63 @@ steer (DdrSteerResolvconf *self, GError **error)
   return TRUE;
 }
 
+/* Still exactly the file we write? (A check on content, so our own rename is no loss.) */
+static gboolean
+holds_our_file (const char *path)
+{
+  g_autofree char *data = NULL;
+  GStatBuf st;
+  gsize len = 0;
+
+  return g_lstat (path, &st) == 0 && S_ISREG (st.st_mode) &&
+         g_file_get_contents (path, &data, &len, NULL) && len == strlen (OUR_CONTENT) &&
+         memcmp (data, OUR_CONTENT, len) == 0;
+}
+
+static void
+dir_changed (GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent event,
+             gpointer user_data)
+{
+  DdrSteerResolvconf *self = user_data;
+  g_autofree char *name = g_file_get_basename (file);
+  g_autofree char *other_name = other ? g_file_get_basename (other) : NULL;
+  g_autofree char *path = NULL;
+
+  if (!self->steered || (g_strcmp0 (name, "resolv.conf") != 0 &&
+                         g_strcmp0 (other_name, "resolv.conf") != 0))
+    return;
+  path = resolv_path (self->root);
+  if (holds_our_file (path))
+    return;
+  self->steered = FALSE;
+  ddr_steer_backend_report_lost (DDR_STEER_BACKEND (self),
+                                 "resolv.conf was rewritten or replaced by another program");
+}
+
+/* The directory, not only the file: a DHCP client writes a new file and renames it
+ * over resolv.conf (a watch on the old inode would never hear of it). WATCH_MOVES
+ * reports that rename as one event naming resolv.conf. */
+static void
+watch (DdrSteerResolvconf *self)
+{
+  g_autofree char *path = resolv_path (self->root);
+  g_autofree char *dir_path = g_path_get_dirname (path);
+  g_autoptr(GFile) dir = g_file_new_for_path (dir_path);
+  g_autoptr(GError) error = NULL;
+
+  if (self->monitor)
+    return;
+  self->monitor = g_file_monitor_directory (dir, G_FILE_MONITOR_WATCH_MOVES, NULL, &error);
+  if (!self->monitor)
+    {
+      g_warning ("Cannot watch %s: a rewrite of resolv.conf will only be noticed by the "
+                 "next proof (%s)", dir_path, error->message);
+      return;
+    }
+  g_file_monitor_set_rate_limit (self->monitor, 100);
+  g_signal_connect (self->monitor, "changed", G_CALLBACK (dir_changed), self);
+}
+
 static void
 resolvconf_set_async (DdrSteerBackend     *backend,
                       gboolean             on,
@@ -288,7 +348,13 @@ resolvconf_set_async (DdrSteerBackend     *backend,
 
   g_task_set_source_tag (task, resolvconf_set_async);
   /* A few small file writes: done at once, no I/O worth a thread. */
+  self->steered = FALSE;
   ok = on ? steer (self, &error) : undo (self->root, self->state_dir, NULL, &error);
+  if (ok && on)
+    {
+      self->steered = TRUE;
+      watch (self);
+    }
   if (ok)
     g_task_return_boolean (task, TRUE);
   else
@@ -307,6 +373,12 @@ ddr_steer_resolvconf_finalize (GObject *object)
 {
   DdrSteerResolvconf *self = DDR_STEER_RESOLVCONF (object);
 
+  if (self->monitor)
+    {
+      g_signal_handlers_disconnect_by_data (self->monitor, self);
+      g_file_monitor_cancel (self->monitor);
+    }
+  g_clear_object (&self->monitor);
   g_free (self->root);
   g_free (self->state_dir);
   G_OBJECT_CLASS (ddr_steer_resolvconf_parent_class)->finalize (object);

@@ -1,4 +1,5 @@
-/* The resolved backend: an owned link ddr0 whose DNS in systemd-resolved is the relay, with ~. */
+/* The resolved backend: an owned link ddr0 whose DNS in systemd-resolved is the relay, with ~.;
+ * a revert of it or a restart of resolved is reported as a loss. */
 #define G_LOG_DOMAIN "ddr-steer"
 
 #include <arpa/inet.h>
@@ -21,7 +22,11 @@ struct _DdrSteerResolved {
   DdrSteerLinkType link;
   gboolean on;
   gboolean lost;        /* resolved left the bus: its per-link state is gone */
+  gboolean steered;     /* our settings are on the link: their disappearance is a loss */
+  guint busy;           /* set calls running: what resolved does meanwhile is ours */
   guint watch_id;
+  guint changed_id;     /* resolved's PropertiesChanged */
+  GCancellable *verify; /* the look at the link that a change started */
 };
 
 G_DEFINE_FINAL_TYPE (DdrSteerResolved, ddr_steer_resolved, DDR_TYPE_STEER_BACKEND)
@@ -195,7 +200,93 @@ resolved_appeared (GDBusConnection *bus, const char *name, const char *owner, gp
 static void
 resolved_vanished (GDBusConnection *bus, const char *name, gpointer user_data)
 {
-  DDR_STEER_RESOLVED (user_data)->lost = TRUE;
+  DdrSteerResolved *self = user_data;
+
+  self->lost = TRUE;
+  if (self->steered && !self->busy)
+    {
+      self->steered = FALSE;
+      ddr_steer_backend_report_lost (DDR_STEER_BACKEND (self),
+                                     "systemd-resolved stopped (it forgets per-link settings)");
+    }
+}
+
+/* Are our server and ~. still on ddr0? From the manager's DNS (a(iiay)) and Domains
+ * (a(isb)), which list every link's settings with its index. */
+static gboolean
+link_still_steered (GVariant *props, int ifindex)
+{
+  g_autoptr(GVariant) dns = g_variant_lookup_value (props, "DNS", G_VARIANT_TYPE ("a(iiay)"));
+  g_autoptr(GVariant) domains = g_variant_lookup_value (props, "Domains",
+                                                        G_VARIANT_TYPE ("a(isb)"));
+  gboolean have_dns = FALSE, have_route = FALSE;
+  GVariantIter iter;
+  GVariant *addr;
+  const char *name;
+  gboolean route_only;
+  int index, family;
+
+  if (!dns || !domains)
+    return TRUE;   /* an answer we cannot read proves nothing: the canary will */
+  g_variant_iter_init (&iter, dns);
+  while (g_variant_iter_next (&iter, "(ii@ay)", &index, &family, &addr))
+    {
+      gsize n = 0;
+      const guint8 *a = g_variant_get_fixed_array (addr, &n, 1);
+
+      have_dns |= index == ifindex && family == AF_INET && n == 4 && a[0] == 127 && a[1] == 0 &&
+                  a[2] == 0 && a[3] == 1;
+      g_variant_unref (addr);
+    }
+  g_variant_iter_init (&iter, domains);
+  while (g_variant_iter_next (&iter, "(i&sb)", &index, &name, &route_only))
+    have_route |= index == ifindex && route_only && g_str_equal (name, ".");
+  return have_dns && have_route;
+}
+
+static void
+verified_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
+                                                             &error);
+  g_autoptr(GVariant) props = NULL;
+  DdrSteerResolved *self;
+  unsigned ifindex;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self = user_data;
+  g_clear_object (&self->verify);
+  if (!reply || !self->steered || self->busy)
+    return;
+  g_variant_get (reply, "(@a{sv})", &props);
+  ifindex = if_nametoindex (DDR_STEER_IFACE);
+  if (!ifindex || !link_still_steered (props, (int) ifindex))
+    {
+      self->steered = FALSE;
+      ddr_steer_backend_report_lost (DDR_STEER_BACKEND (self),
+                                     ifindex ? "the DNS settings of " DDR_STEER_IFACE " in "
+                                               "systemd-resolved were reverted by someone else"
+                                             : "the link " DDR_STEER_IFACE " was deleted");
+    }
+}
+
+/* resolved announces a change of its DNS configuration (RevertLink sends one): look
+ * whether ours is still there. */
+static void
+resolved_changed (GDBusConnection *bus, const char *sender, const char *path,
+                  const char *iface, const char *signal, GVariant *params, gpointer user_data)
+{
+  DdrSteerResolved *self = user_data;
+
+  if (!self->steered || self->busy || self->verify)
+    return;
+  self->verify = g_cancellable_new ();
+  g_dbus_connection_call (self->bus, DDR_RESOLVED_BUS_NAME, RESOLVED_PATH, PROPS_IFACE, "GetAll",
+                          g_variant_new ("(s)", RESOLVED_IFACE), G_VARIANT_TYPE ("(a{sv})"),
+                          G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, self->verify,
+                          verified_cb, self);
 }
 
 static void
@@ -291,6 +382,25 @@ make_link (GTask *task)
                                        link_made_cb, task);
 }
 
+/* Knows when the set call ends (busy, steered), then hands its result on. */
+typedef struct {
+  GAsyncReadyCallback callback;
+  gpointer user_data;
+  gboolean on;
+} SetCall;
+
+static void
+set_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  DdrSteerResolved *self = DDR_STEER_RESOLVED (source);
+  SetCall *call = user_data;
+
+  self->busy--;
+  self->steered = call->on && !g_task_had_error (G_TASK (result));
+  call->callback (source, result, call->user_data);
+  g_free (call);
+}
+
 static void
 resolved_set_async (DdrSteerBackend     *backend,
                     gboolean             on,
@@ -299,11 +409,21 @@ resolved_set_async (DdrSteerBackend     *backend,
                     gpointer             user_data)
 {
   DdrSteerResolved *self = DDR_STEER_RESOLVED (backend);
-  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  SetCall *call = g_new (SetCall, 1);
+  GTask *task;
   unsigned ifindex = if_nametoindex (DDR_STEER_IFACE);
 
+  call->callback = callback;
+  call->user_data = user_data;
+  call->on = on;
+  task = g_task_new (self, cancellable, set_done, call);
   g_task_set_source_tag (task, resolved_set_async);
   self->on = on;
+  self->busy++;
+  self->steered = FALSE;
+  if (self->verify)
+    g_cancellable_cancel (self->verify);
+  g_clear_object (&self->verify);
   if (on && !ifindex)
     make_link (task);
   else if (on)
@@ -418,6 +538,12 @@ ddr_steer_resolved_dispose (GObject *object)
   DdrSteerResolved *self = DDR_STEER_RESOLVED (object);
 
   g_clear_handle_id (&self->watch_id, g_bus_unwatch_name);
+  if (self->changed_id)
+    g_dbus_connection_signal_unsubscribe (self->bus, self->changed_id);
+  self->changed_id = 0;
+  if (self->verify)
+    g_cancellable_cancel (self->verify);
+  g_clear_object (&self->verify);
   g_clear_object (&self->bus);
   g_clear_pointer (&self->state_dir, g_free);
   G_OBJECT_CLASS (ddr_steer_resolved_parent_class)->dispose (object);
@@ -450,5 +576,9 @@ ddr_steer_resolved_new (GDBusConnection *bus, const char *state_dir, DdrSteerLin
                                                    G_BUS_NAME_WATCHER_FLAGS_NONE,
                                                    resolved_appeared, resolved_vanished,
                                                    self, NULL);
+  self->changed_id = g_dbus_connection_signal_subscribe (bus, DDR_RESOLVED_BUS_NAME, PROPS_IFACE,
+                                                         "PropertiesChanged", RESOLVED_PATH,
+                                                         NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                         resolved_changed, self, NULL);
   return DDR_STEER_BACKEND (self);
 }

@@ -15,6 +15,27 @@ struct _DdrSteer {
 
 G_DEFINE_FINAL_TYPE (DdrSteer, ddr_steer, G_TYPE_OBJECT)
 
+enum {
+  SIGNAL_LOST,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void
+backend_lost (DdrSteerBackend *backend, const char *why, gpointer user_data)
+{
+  DdrSteer *self = user_data;
+
+  if (self->running || !g_queue_is_empty (&self->pending) || !self->on)
+    {
+      g_debug ("steering change seen while a set call is due: %s", why);
+      return;
+    }
+  self->on = FALSE;
+  g_signal_emit (self, signals[SIGNAL_LOST], 0, why);
+}
+
 gboolean
 ddr_steer_link_type_from_env (DdrSteerLinkType *type, GError **error)
 {
@@ -102,6 +123,7 @@ ddr_steer_new (const char       *backend,
                      "resolv.conf or none"), backend);
       return NULL;
     }
+  g_signal_connect (self->backend, "lost", G_CALLBACK (backend_lost), self);
   g_info ("DNS steering backend: %s", ddr_steer_backend_get_name (self->backend));
   return g_steal_pointer (&self);
 }
@@ -212,6 +234,8 @@ ddr_steer_dispose (GObject *object)
 {
   DdrSteer *self = DDR_STEER (object);
 
+  if (self->backend)
+    g_signal_handlers_disconnect_by_data (self->backend, self);
   g_clear_object (&self->backend);
   G_OBJECT_CLASS (ddr_steer_parent_class)->dispose (object);
 }
@@ -220,6 +244,8 @@ static void
 ddr_steer_class_init (DdrSteerClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = ddr_steer_dispose;
+  signals[SIGNAL_LOST] = g_signal_new ("lost", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                       NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void

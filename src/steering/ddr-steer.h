@@ -51,8 +51,12 @@ void        ddr_steer_set_async    (DdrSteer            *self,
                                     GAsyncReadyCallback  callback,
                                     gpointer             user_data);
 gboolean    ddr_steer_set_finish   (DdrSteer *self, GAsyncResult *result, GError **error);
-/* What the last successful set asked for (a failed set leaves it as it was). */
+/* What the last successful set asked for (a failed set leaves it as it was), until the
+ * steering is lost: then FALSE. */
 gboolean    ddr_steer_is_on        (DdrSteer *self);
+/* Signal "lost" (const char *why): steering that was on has been undone by someone else
+ * (the backend watches what it steered). Not emitted while a set call is running or
+ * queued: that call's result is the truth. ddr_steer_is_on() is FALSE from then on. */
 
 /* Undo every trace of steering by any backend, synchronously: the owned NM
  * profile (found by id/UUID) is deactivated and deleted, the resolved link

@@ -1,7 +1,9 @@
 '''A python3-dbusmock template for systemd-resolved's org.freedesktop.resolve1.Manager:
 the per-link calls the steering backend makes (SetLinkDNS, SetLinkDomains,
 SetLinkDefaultRoute, RevertLink, FlushCaches), recorded for the mock's GetCalls, and
-the resulting per-link state (DdrLinks). DdrUnknownLink(n) makes the next n per-link
+the resulting per-link state (DdrLinks), also published as the manager's DNS and
+Domains properties with a PropertiesChanged for DNS on every change, as the real
+resolved does (RevertLink calls manager_send_changed(m, "DNS")). DdrUnknownLink(n) makes the next n per-link
 calls fail with NoSuchLink, as the real resolved answers until rtnetlink has told it
 of a new link. python3-dbusmock ships no resolve1 template.'''
 
@@ -29,12 +31,29 @@ def _link(ifindex):
     return _links.setdefault(int(ifindex), {})
 
 
+def _publish(self):
+    dns = dbus.Array([dbus.Struct((dbus.Int32(i), dbus.Int32(f),
+                                   dbus.Array([dbus.Byte(b) for b in a], signature='y')))
+                      for i, link in sorted(_links.items()) for f, a in link.get('dns', [])],
+                     signature='(iiay)')
+    domains = dbus.Array([dbus.Struct((dbus.Int32(i), dbus.String(d), dbus.Boolean(r)))
+                          for i, link in sorted(_links.items())
+                          for d, r in link.get('domains', [])], signature='(isb)')
+    self.props[MAIN_IFACE]['DNS'] = dns
+    self.props[MAIN_IFACE]['Domains'] = domains
+    self.EmitSignal(dbus.PROPERTIES_IFACE, 'PropertiesChanged', 'sa{sv}as',
+                    [MAIN_IFACE, dbus.Dictionary({'DNS': dns}, signature='sv'),
+                     dbus.Array([], signature='s')])
+
+
 def _set_dns(self, ifindex, addresses):
     _link(ifindex)['dns'] = [(int(f), list(bytes(a))) for f, a in addresses]
+    _publish(self)
 
 
 def _set_domains(self, ifindex, domains):
     _link(ifindex)['domains'] = [(str(d), bool(r)) for d, r in domains]
+    _publish(self)
 
 
 def _set_default_route(self, ifindex, enable):
@@ -44,6 +63,7 @@ def _set_default_route(self, ifindex, enable):
 def _revert(self, ifindex):
     _link(ifindex)
     _links.pop(int(ifindex), None)
+    _publish(self)
 
 
 def load(mock, parameters):
@@ -54,6 +74,10 @@ def load(mock, parameters):
         ('RevertLink', 'i', '', _revert),
         ('FlushCaches', '', '', ''),
     ])
+    mock.AddProperties(MAIN_IFACE, {
+        'DNS': dbus.Array([], signature='(iiay)'),
+        'Domains': dbus.Array([], signature='(isb)'),
+    })
 
 
 @dbus.service.method(MOCK_IFACE, in_signature='', out_signature='s')

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The steering library under test: tests/tools/steer-driver (one DdrSteer; commands
-on stdin: on, off, restore, quit; one answer line each), spawned by the tests."""
+on stdin: on, off, restore, losses, quit; one answer line each), spawned by the tests."""
 
 import os
 import select
@@ -61,6 +61,14 @@ class Driver:
         answer = self.command(what)
         if answer != 'ok ' + what:
             raise AssertionError('steer %s: %s (log: %s)' % (what, answer, self.log))
+
+    def losses(self):
+        """(how many "lost" signals the DdrSteer emitted, the last reason)."""
+        answer = self.command('losses')
+        parts = answer.split(' ', 2)
+        if parts[0] != 'losses':
+            raise AssertionError('losses: %s' % answer)
+        return int(parts[1]), (parts[2] if len(parts) > 2 else '')
 
     def kill(self):
         """A crash: SIGKILL, nothing undone."""

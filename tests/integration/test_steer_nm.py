@@ -7,10 +7,12 @@ a crash undone by restore-dns. By default the mock offers no AddAndActivateConne
 (bind-activation=dbus-client) and the fall-back to the plain path when NM refuses it."""
 
 import os
+import time
 
 import dbus
 
 import nmmock
+import rig
 import steerrig
 from busrig import admin_binary  # noqa: F401 - the CLI must be built
 
@@ -175,10 +177,49 @@ class TestSteerNM(nmmock.NMBusTestCase):
                 'org.freedesktop.NetworkManager.Connection.Active',
                 dbus_interface=dbus.PROPERTIES_IFACE)
             if props['Uuid'] == nmmock.OWN_UUID:
+                t0 = time.monotonic()
                 nm.DeactivateConnection(a)
         self.assertFalse(self.nm.steering_active())
+        self.wait_lost(d, 1, t0, 'DeactivateConnection by someone else')
+        self.assertIn('deactivated by someone else', d.losses()[1])
         d.set(True)
         self.assertTrue(self.nm.steering_active())
+        d.set(False)
+        d.set(True)
+        self.assertEqual(d.losses()[0], 1, 'our own changes are no loss')
+
+    def wait_lost(self, d, n, t0, what):
+        """Wait for the n-th "lost" report; print the time it took; at most 1 s."""
+        rig.wait_until(lambda: d.losses()[0] >= n, 5, interval=0.01,
+                       what='the loss reported: ' + what)
+        ms = (time.monotonic() - t0) * 1000
+        print('# %s -> lost reported: %d ms' % (what, ms), flush=True)
+        self.assertEqual(d.losses()[0], n)
+        self.assertLess(ms, 1000, what)
+
+    def test_bound_activation_lost(self):
+        """The bound activation ended by someone else ("nmcli connection down", or
+        "ip link del ddr0": NM deactivates what was on it): reported once; our own
+        off, on and the veth anchor's hand-over are no loss."""
+        self.nm.mock.DdrSetAddAndActivate2('works')
+        d = self.driver()
+        d.set(True)
+        d.set(False)
+        d.set(True)
+        self.assertEqual(d.losses()[0], 0)
+        bound = [a for a in self.nm.manager_prop('ActiveConnections')
+                 if self.nm.bus.get_object(nmmock.BUS_NAME, a, introspect=False).Get(
+                     'org.freedesktop.NetworkManager.Connection.Active', 'Uuid',
+                     dbus_interface=dbus.PROPERTIES_IFACE) == BOUND_UUID]
+        self.assertEqual(len(bound), 1)
+        nm = dbus.Interface(self.nm.bus.get_object(nmmock.BUS_NAME, nmmock.MANAGER_OBJ,
+                                                   introspect=False), nmmock.NM)
+        t0 = time.monotonic()
+        nm.DeactivateConnection(bound[0])
+        self.wait_lost(d, 1, t0, 'bound activation deactivated by someone else')
+        d.set(True)
+        self.assertIn(BOUND_UUID, self.nm.active_uuids())
+        self.assertEqual(d.losses()[0], 1)
 
     def test_crash_then_restore_dns(self):
         d = self.driver()

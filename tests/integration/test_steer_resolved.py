@@ -8,6 +8,7 @@ import ast
 import json
 import os
 import subprocess
+import time
 
 import dbus
 import dbusmock
@@ -166,11 +167,44 @@ class TestSteerResolved(RigTestCase):
         d.set(True)
         self.assert_steered(ifindex)
 
+    def wait_lost(self, d, n, t0, what):
+        """Wait for the n-th "lost" report; print and return the time it took (ms)."""
+        wait_until(lambda: d.losses()[0] >= n, 5, interval=0.01, what='the loss reported: ' + what)
+        ms = (time.monotonic() - t0) * 1000
+        print('# %s -> lost reported: %d ms' % (what, ms), flush=True)
+        self.assertEqual(d.losses()[0], n)
+        self.assertLess(ms, 1000, what)
+        return ms
+
+    def test_revert_by_someone_else_is_lost(self):
+        """"resolvectl revert ddr0" behind the backend's back: reported at once, once;
+        steering again puts it back; our own off is no loss."""
+        d = self.driver()
+        d.set(True)
+        ifindex = self.ddr0()[0]
+        self.assert_steered(ifindex)
+        manager = dbus.Interface(self.bus.get_object(RESOLVED, '/org/freedesktop/resolve1',
+                                                     introspect=False),
+                                 'org.freedesktop.resolve1.Manager')
+        t0 = time.monotonic()
+        manager.RevertLink(ifindex)
+        self.wait_lost(d, 1, t0, 'RevertLink(ddr0)')
+        self.assertIn('reverted', d.losses()[1])
+        self.assertEqual(self.links(), {})
+        d.set(True)
+        self.assert_steered(ifindex)
+        d.set(False)
+        d.set(True)
+        d.set(False)
+        self.assertEqual(d.losses()[0], 1, 'our own changes are no loss')
+
     def test_resolved_restart_reapplies(self):
         d = self.driver()
         d.set(True)
         ifindex = self.ddr0()[0]
+        t0 = time.monotonic()
         self.stop_resolved()
+        self.wait_lost(d, 1, t0, 'resolved stopped')
         self.start_resolved()    # a fresh resolved knows nothing of ddr0
         wait_until(lambda: self.links().get(ifindex), 10,
                    what='the steering to be re-applied after resolved restarted')

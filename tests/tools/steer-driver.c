@@ -1,4 +1,5 @@
-/* Test driver for the steering library: one DdrSteer, commands on stdin (on, off, restore). */
+/* Test driver for the steering library: one DdrSteer, commands on stdin (on, off, restore,
+ * losses: how many "lost" signals came, and the last reason). */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,7 +11,20 @@ typedef struct {
   const char *state_dir;
   GDBusConnection *bus;
   GMainLoop *loop;
+  guint losses;
+  char *lost_why;
 } Driver;
+
+static void
+on_lost (DdrSteer *steer, const char *why, gpointer user_data)
+{
+  Driver *d = user_data;
+
+  d->losses++;
+  g_free (d->lost_why);
+  d->lost_why = g_strdup (why);
+  g_message ("steering lost: %s", why);
+}
 
 static void
 reply (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
@@ -62,6 +76,8 @@ on_stdin (GIOChannel *channel, GIOCondition condition, gpointer user_data)
       g_strdelimit (report->str, "\n", '|');
       reply ("%s restore: %s%s", ok ? "ok" : "error", report->str, ok ? "" : error->message);
     }
+  else if (g_str_equal (line, "losses"))
+    reply ("losses %u %s", d->losses, d->lost_why ? d->lost_why : "");
   else if (g_str_equal (line, "quit"))
     g_main_loop_quit (d->loop);
   else
@@ -103,6 +119,7 @@ main (int argc, char **argv)
       reply ("error new: %s", error->message);
       return 1;
     }
+  g_signal_connect (d.steer, "lost", G_CALLBACK (on_lost), &d);
   reply ("backend %s", ddr_steer_get_backend (d.steer));
   d.loop = g_main_loop_new (NULL, FALSE);
   in = g_io_channel_unix_new (0);
@@ -111,5 +128,6 @@ main (int argc, char **argv)
   g_object_unref (d.steer);
   g_clear_object (&d.bus);
   g_main_loop_unref (d.loop);
+  g_free (d.lost_why);
   return 0;
 }

@@ -333,6 +333,84 @@ test_queued (Fixture *f, gconstpointer data)
 }
 
 static void
+count_lost (DdrSteer *steer, const char *why, gpointer user_data)
+{
+  guint *n = user_data;
+
+  g_assert_nonnull (strstr (why, "resolv.conf"));
+  (*n)++;
+}
+
+static gboolean
+set_flag (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Run the main loop until *n reaches want or ms pass. */
+static void
+wait_count (guint *n, guint want, guint ms)
+{
+  gboolean timeout = FALSE;
+  guint id = g_timeout_add (ms, set_flag, &timeout);
+
+  while (*n < want && !timeout)
+    g_main_context_iteration (NULL, TRUE);
+  if (!timeout)
+    g_source_remove (id);
+}
+
+/* A DHCP client rewrites the file in place, or renames a new one over it: the backend
+ * reports the loss at once (its own writes are none), and only once per steering. */
+static void
+test_lost (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DdrSteer) steer = new_steer (f);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tmp = g_strconcat (f->path, ".dhclient-new", NULL);
+  gint64 t0;
+  guint lost = 0;
+
+  g_signal_connect (steer, "lost", G_CALLBACK (count_lost), &lost);
+  write_file (f->path, ORIGINAL, 0644);
+  g_assert_true (set_sync (steer, TRUE, &error));
+  wait_count (&lost, 1, 300);
+  g_assert_cmpuint (lost, ==, 0);
+
+  /* in place */
+  t0 = g_get_monotonic_time ();
+  write_file (f->path, "nameserver 203.0.113.1\n", 0644);
+  wait_count (&lost, 1, 2000);
+  g_assert_cmpuint (lost, ==, 1);
+  g_assert_cmpint (g_get_monotonic_time () - t0, <, G_USEC_PER_SEC);
+  g_assert_false (ddr_steer_is_on (steer));
+  /* more changes before the next steering: no second report */
+  write_file (f->path, "nameserver 203.0.113.2\n", 0644);
+  wait_count (&lost, 2, 300);
+  g_assert_cmpuint (lost, ==, 1);
+
+  /* steered again (the newer file is the original now), then a rename over it */
+  g_assert_true (set_sync (steer, TRUE, &error));
+  assert_steered (f);
+  wait_count (&lost, 2, 300);
+  g_assert_cmpuint (lost, ==, 1);
+  t0 = g_get_monotonic_time ();
+  g_assert_true (g_file_set_contents (tmp, "nameserver 203.0.113.3\n", -1, NULL));
+  g_assert_cmpint (g_rename (tmp, f->path), ==, 0);
+  wait_count (&lost, 2, 2000);
+  g_assert_cmpuint (lost, ==, 2);
+  g_assert_cmpint (g_get_monotonic_time () - t0, <, G_USEC_PER_SEC);
+
+  /* off while steered: our own restore is no loss */
+  g_assert_true (set_sync (steer, TRUE, &error));
+  g_assert_true (set_sync (steer, FALSE, &error));
+  assert_file (f->path, "nameserver 203.0.113.3\n");
+  wait_count (&lost, 3, 300);
+  g_assert_cmpuint (lost, ==, 2);
+}
+
+static void
 test_bad_input (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
@@ -386,6 +464,7 @@ main (int argc, char **argv)
   ADD ("crash-recovery", test_crash_recovery);
   ADD ("lost-record", test_lost_record);
   ADD ("queued", test_queued);
+  ADD ("lost", test_lost);
   ADD ("bad-input", test_bad_input);
   return g_test_run ();
 }
