@@ -185,6 +185,52 @@ handle_reprobe (DdrGenService *object, GDBusMethodInvocation *invocation)
   return TRUE;
 }
 
+static void
+run_notify_network_event (DdrDbusService *self, GDBusMethodInvocation *invocation)
+{
+  g_autoptr(GVariant) env = NULL;
+  const char *action, *iface;
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s&s@a{ss})",
+                 &action, &iface, &env);
+  if (action[0] == '\0' || strlen (action) > MAX_ACTION_LEN)
+    {
+      g_dbus_method_invocation_return_error (invocation, DDR_ERROR, DDR_ERROR_INVALID_ARGS,
+                                             "The action must be a dispatcher action such as "
+                                             "\"up\" (1 to %d characters)", MAX_ACTION_LEN);
+      return;
+    }
+  ddr_manager_network_event (self->manager, action, iface, (guint) g_variant_n_children (env));
+  ddr_gen_service_complete_notify_network_event (DDR_GEN_SERVICE (self), invocation);
+}
+
+static void
+on_caller_uid (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(AuthCall) call = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res,
+                                                             &error);
+  guint32 uid = G_MAXUINT32;
+
+  if (reply)
+    g_variant_get (reply, "(u)", &uid);
+  if (uid != 0)
+    {
+      g_info ("NotifyNetworkEvent refused for %s (uid %d): only root sends network events",
+              g_dbus_method_invocation_get_sender (call->invocation), uid == G_MAXUINT32 ? -1
+                                                                      : (int) uid);
+      g_dbus_method_invocation_return_error_literal (call->invocation, DDR_ERROR,
+                                                     DDR_ERROR_NOT_AUTHORIZED,
+                                                     "Only root (NetworkManager's dispatcher) "
+                                                     "may send network events.");
+      return;
+    }
+  run_notify_network_event (call->self, call->invocation);
+}
+
+/* The bus policy already lets only root call it; the daemon checks too, so a
+ * loosened or broken policy cannot let a user drive the roaming controller. */
 static gboolean
 handle_notify_network_event (DdrGenService         *object,
                              GDBusMethodInvocation *invocation,
@@ -192,17 +238,16 @@ handle_notify_network_event (DdrGenService         *object,
                              const char            *iface,
                              GVariant              *env)
 {
-  DdrDbusService *self = DDR_DBUS_SERVICE (object);
+  AuthCall *call = g_new0 (AuthCall, 1);
 
-  if (action[0] == '\0' || strlen (action) > MAX_ACTION_LEN)
-    {
-      g_dbus_method_invocation_return_error (invocation, DDR_ERROR, DDR_ERROR_INVALID_ARGS,
-                                             "The action must be a dispatcher action such as "
-                                             "\"up\" (1 to %d characters)", MAX_ACTION_LEN);
-      return TRUE;
-    }
-  ddr_manager_network_event (self->manager, action, iface, (guint) g_variant_n_children (env));
-  ddr_gen_service_complete_notify_network_event (object, invocation);
+  call->self = g_object_ref (DDR_DBUS_SERVICE (object));
+  call->invocation = g_object_ref (invocation);
+  g_dbus_connection_call (g_dbus_method_invocation_get_connection (invocation),
+                          "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                          "org.freedesktop.DBus", "GetConnectionUnixUser",
+                          g_variant_new ("(s)", g_dbus_method_invocation_get_sender (invocation)),
+                          G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, 5000,
+                          call->self->cancellable, on_caller_uid, call);
   return TRUE;
 }
 
@@ -263,9 +308,11 @@ on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
     g_warning ("lost the system bus connection: the D-Bus service is off, "
                "the relay keeps serving DNS");
   else
-    g_warning ("cannot own %s on the system bus (another instance owns it, or the bus "
-               "policy refuses it): the D-Bus service is off, the relay keeps serving DNS",
-               name);
+    g_warning ("cannot own %s on the system bus: another instance owns it, or the bus "
+               "policy refuses it (%s.conf must be in /usr/share/dbus-1/system.d or "
+               "/etc/dbus-1/system.d; installed under another prefix such as /usr/local, "
+               "dbus-daemon never reads it). The D-Bus service is off; the relay keeps "
+               "serving DNS, and nothing is steered", name, name);
   call_ready (self);
 }
 

@@ -61,6 +61,7 @@ on_ready (gpointer user_data)
   d->ready_sent = TRUE;
   status = g_strdup_printf ("READY=1\nSTATUS=%s", ddr_manager_get_summary (d->manager));
   ddr_sd_notify (status);
+  ddr_sd_watchdog_start ();
   g_message ("threatstop-ddrd %s ready (%s)", PACKAGE_VERSION,
              ddr_manager_get_summary (d->manager));
 }

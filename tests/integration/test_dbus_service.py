@@ -5,6 +5,7 @@ NotifyNetworkEvent, Reprobe, and the bus policy, against the real daemon and unb
 import os
 import signal
 import subprocess
+import time
 
 import dbus
 
@@ -148,6 +149,108 @@ print(" ".join(out))
         self.assertAnswered(second.query('allowed.test'), 'NOERROR', 'second daemon')
         self.assertAnswered(first.query('allowed.test'), 'NOERROR', 'first daemon')
         self.assertEqual(self.prop('ListenAddresses')[0], '127.0.0.1:%d' % first.port)
+
+
+class TestWatchdog(BusTestCase):
+    """Under systemd (WatchdogSec= in the unit) the main loop pets the watchdog at half
+    the interval, so a hung loop is killed and restarted; without WATCHDOG_USEC, or with
+    a WATCHDOG_PID that is not ours, it sends nothing (no idle wake-ups)."""
+
+    def _notify_socket(self):
+        import socket
+        path = self.path('notify-%d.sock' % len(os.listdir(self.tmp)))
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind(path)
+        self.addCleanup(s.close)
+        return path, s
+
+    def _messages(self, s, seconds):
+        import select
+        out = []
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if select.select([s], [], [], left)[0]:
+                out.append(s.recv(4096).decode())
+        return out
+
+    def _spawn(self, env):
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            return self.start_bus_daemon()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def test_watchdog_petted_while_the_loop_runs(self):
+        path, s = self._notify_socket()
+        d = self._spawn({'NOTIFY_SOCKET': path, 'WATCHDOG_USEC': '400000'})
+        msgs = self._messages(s, 1.5)
+        self.assertTrue(any('READY=1' in m for m in msgs), msgs)
+        pets = [m for m in msgs if m.strip() == 'WATCHDOG=1']
+        self.assertGreaterEqual(len(pets), 4, 'WATCHDOG=1 every 200 ms expected: %r' % msgs)
+        d.signal(signal.SIGSTOP)      # a hung main loop: systemd would kill it now
+        try:
+            self.assertEqual([m for m in self._messages(s, 0.6) if 'WATCHDOG' in m], [])
+        finally:
+            d.signal(signal.SIGCONT)
+
+    def test_no_watchdog_no_wakeups(self):
+        path, s = self._notify_socket()
+        self._spawn({'NOTIFY_SOCKET': path, 'WATCHDOG_USEC': '200000', 'WATCHDOG_PID': '1'})
+        msgs = self._messages(s, 1.0)
+        self.assertEqual([m for m in msgs if 'WATCHDOG' in m], [],
+                         'WATCHDOG_PID names another process')
+
+
+class LaxPolicyBus(busrig.SystemBus):
+    """A system bus whose policy for our name is broken open: anyone may call anything."""
+
+    def __init__(self, dir, **kw):
+        super().__init__(dir, **kw)
+        lax = os.path.join(dir, 'lax-policy.conf')
+        with open(lax, 'w') as f:
+            f.write('<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration '
+                    '1.0//EN"\n "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">\n'
+                    '<busconfig><policy user="root"><allow own="com.threatstop.DDR1"/></policy>'
+                    '<policy context="default"><allow send_destination="com.threatstop.DDR1"/>'
+                    '</policy></busconfig>\n')
+        with open(self.conf, 'w') as f:
+            f.write(busrig.bus_config(self.socket).replace(busrig.DDR_POLICY, lax))
+
+
+class TestDaemonChecksCaller(BusTestCase):
+    """NotifyNetworkEvent: the daemon checks uid 0 itself, whatever the bus policy says."""
+
+    system_bus = LaxPolicyBus
+
+    def test_unprivileged_network_event_refused_by_the_daemon(self):
+        rig.tool('setpriv')
+        self.start_bus_daemon()
+        n0 = self.statistics()['network_events']
+        script = r'''
+import dbus, sys
+bus = dbus.bus.BusConnection(sys.argv[1])
+i = dbus.Interface(bus.get_object("com.threatstop.DDR1", "/com/threatstop/DDR1",
+                                  introspect=False), "com.threatstop.DDR1")
+try:
+    i.NotifyNetworkEvent("up", "eth0", dbus.Dictionary({}, signature="ss"))
+    print("ok")
+except dbus.exceptions.DBusException as e:
+    print(e.get_dbus_name(), e.get_dbus_message())
+'''
+        p = subprocess.run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
+                            '/usr/bin/python3', '-c', script, self.bus_rig.address],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(p.stdout.startswith('com.threatstop.DDR1.Error.NotAuthorized'), p.stdout)
+        self.assertEqual(self.statistics()['network_events'], n0)
+        # root still may
+        self.iface().NotifyNetworkEvent('up', 'eth0', dbus.Dictionary({}, signature='ss'))
+        self.assertEqual(self.statistics()['network_events'], n0 + 1)
 
 
 class TestNoSystemBus(rig.RigTestCase):
