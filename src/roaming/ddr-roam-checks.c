@@ -413,4 +413,6 @@ ddr_roam_checks_reprobe (DdrRoamController *self)
   portal_probe (self);
   ddr_roam_service_probe (self);
   trust_check (self);
+  /* Whatever changed may have changed where the system resolver goes. */
+  ddr_roam_steer_reprove (self);
 }

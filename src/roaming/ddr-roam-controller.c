@@ -83,6 +83,7 @@ ddr_roam_update (DdrRoamController *self)
               (g_get_monotonic_time () - self->changed_us) / 1000);
       self->state = d.state;
     }
+  ddr_roam_steer_follow_state (self);
   publish (self);
 }
 
@@ -177,7 +178,10 @@ ensure_steer (DdrRoamController *self)
   if (!self->steer)
     ddr_roam_set_error (self, error->message);
   else
-    g_info ("DNS steering backend: %s", ddr_steer_get_backend (self->steer));
+    {
+      g_info ("DNS steering backend: %s", ddr_steer_get_backend (self->steer));
+      g_signal_connect (self->steer, "lost", G_CALLBACK (ddr_roam_on_steering_lost), self);
+    }
 }
 
 /* A new network (or the same one after suspend): forget every check result. */
@@ -320,6 +324,9 @@ ddr_roam_controller_free (DdrRoamController *self)
   ddr_roam_checks_reset (self);
   g_clear_handle_id (&self->pause_id, g_source_remove);
   g_clear_handle_id (&self->steer_retry_id, g_source_remove);
+  g_clear_handle_id (&self->reproof_id, g_source_remove);
+  if (self->steer)
+    g_signal_handlers_disconnect_by_data (self->steer, self);
   ddr_relay_set_health_callback (self->relay, NULL, NULL);
   ddr_relay_expect_canary (self->relay, NULL, NULL, NULL);
   ddr_relay_set_local_routes (self->relay, NULL, 0);

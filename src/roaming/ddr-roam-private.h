@@ -32,6 +32,9 @@ struct _DdrRoamController {
   guint            steer_retry_id;   /* a failed steering call or proof, tried again */
   guint            steer_backoff_ms;
   gboolean         steer_failed;     /* the last call failed: steer_request waits for the retry */
+  guint            lost_backoff_ms;  /* steering undone by someone else: the wait before again */
+  gint64           lost_us;          /* when that last happened (monotonic) */
+  guint            reproof_id;       /* while protected: prove the steering again (10 minutes) */
   char            *portal_url;
   char            *last_error;
   gint64           changed_us;       /* when the last network event came (reaction time) */
@@ -68,6 +71,9 @@ void ddr_roam_pause_rearm        (DdrRoamController *self);   /* after a resume 
 gboolean ddr_roam_steer_toward        (DdrRoamController *self, gboolean on);
 void     ddr_roam_steer_schedule_retry (DdrRoamController *self, gboolean proof);
 void     ddr_roam_steer_retry_now      (DdrRoamController *self);
+void     ddr_roam_on_steering_lost     (DdrSteer *steer, const char *why, gpointer user_data);
+void     ddr_roam_steer_reprove        (DdrRoamController *self);   /* a network event, resume */
+void     ddr_roam_steer_follow_state   (DdrRoamController *self);   /* after a state change */
 
 /* ddr-roam-checks.c */
 void ddr_roam_checks_start       (DdrRoamController *self);   /* a new network: all checks */

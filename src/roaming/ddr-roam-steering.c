@@ -1,5 +1,6 @@
 /* The controller's side of steering: keep the system DNS where the decision wants
- * it (retrying failures with back-off), and prove it with the canary. */
+ * it (retrying failures and losses with back-off), and prove it with the canary - after
+ * steering, after every network event and resume, and every 10 minutes while protected. */
 #define G_LOG_DOMAIN "ddr-roaming"
 
 #include "config.h"
@@ -11,6 +12,9 @@
 #define RETRY_MAX_MS          60000
 #define PROOF_RETRY_FIRST_MS  30000    /* steering that the canary could not prove */
 #define PROOF_RETRY_MAX_MS    (5 * 60 * 1000)
+#define LOST_FIRST_MS         1000     /* steering that someone else undid */
+#define LOST_MAX_MS           60000
+#define REPROOF_MINUTES       10       /* while protected, the canary again */
 
 static void push_steering (DdrRoamController *self);
 
@@ -50,6 +54,72 @@ ddr_roam_steer_schedule_retry (DdrRoamController *self, gboolean proof)
     return;
   self->steer_backoff_ms = ddr_backoff_next (self->steer_backoff_ms, first, max);
   self->steer_retry_id = g_timeout_add (self->steer_backoff_ms, on_retry, self);
+}
+
+/* The backend saw its steering undone (a profile taken down, a link reverted,
+ * resolv.conf rewritten): not protected from this moment. Steer again after a back-off
+ * that grows while someone keeps undoing it, and starts over once it has held. */
+void
+ddr_roam_on_steering_lost (DdrSteer *steer, const char *why, gpointer user_data)
+{
+  DdrRoamController *self = user_data;
+  g_autofree char *message = g_strdup_printf ("DNS steering was undone: %s.", why);
+  gint64 now = g_get_monotonic_time ();
+
+  self->changed_us = now;
+  ddr_roam_set_error (self, message);
+  ddr_roam_canary_stop (self);
+  if (self->facts.canary == DDR_CHECK_OK)
+    self->facts.canary = DDR_CHECK_UNKNOWN;
+  if (self->steer_wanted)
+    {
+      if (self->lost_us && now - self->lost_us > (gint64) LOST_MAX_MS * 2 * 1000)
+        self->lost_backoff_ms = 0;
+      self->lost_us = now;
+      self->lost_backoff_ms = ddr_backoff_next (self->lost_backoff_ms, LOST_FIRST_MS,
+                                                LOST_MAX_MS);
+      /* Like a failed call: the same request waits for its retry. */
+      self->steer_failed = TRUE;
+      self->steer_request = TRUE;
+      g_clear_handle_id (&self->steer_retry_id, g_source_remove);
+      self->steer_retry_id = g_timeout_add (self->lost_backoff_ms, on_retry, self);
+      g_info ("steering again in %u ms", self->lost_backoff_ms);
+    }
+  ddr_roam_update (self);
+}
+
+/* Prove again what is believed protected (the canary through the system resolver). */
+void
+ddr_roam_steer_reprove (DdrRoamController *self)
+{
+  if (self->facts.canary == DDR_CHECK_OK && !self->canary_name && !self->steer_busy &&
+      self->steer && ddr_steer_is_on (self->steer))
+    {
+      g_debug ("proving the DNS steering again");
+      ddr_roam_canary_start (self);
+    }
+}
+
+static gboolean
+on_reproof (gpointer user_data)
+{
+  ddr_roam_steer_reprove (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+/* One timer, only while protected: an idle laptop wakes for it every 10 minutes and
+ * for nothing else of ours. */
+void
+ddr_roam_steer_follow_state (DdrRoamController *self)
+{
+  guint64 ms = (guint64) REPROOF_MINUTES * self->minute_ms;
+
+  if (self->state != DDR_ROAM_PROTECTED)
+    g_clear_handle_id (&self->reproof_id, g_source_remove);
+  else if (!self->reproof_id)
+    self->reproof_id = ms % 1000 == 0 ? g_timeout_add_seconds ((guint) (ms / 1000), on_reproof,
+                                                              self)
+                                      : g_timeout_add ((guint) ms, on_reproof, self);
 }
 
 void

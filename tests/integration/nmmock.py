@@ -211,13 +211,15 @@ class NMMock:
             NM, name, dbus_interface=dbus.PROPERTIES_IFACE))
 
 
-# Policy lines (root's) a busrig.SystemBus config needs for the mocks of NetworkManager and
-# logind, and for driving any dbusmock stand-in through its control interface.
+# Policy lines (root's) a busrig.SystemBus config needs for the mocks of NetworkManager,
+# logind and resolved, and for driving any dbusmock stand-in through its control interface.
 SYSTEM_BUS_POLICY = '''
     <allow own="org.freedesktop.NetworkManager"/>
     <allow send_destination="org.freedesktop.NetworkManager"/>
     <allow own="org.freedesktop.login1"/>
     <allow send_destination="org.freedesktop.login1"/>
+    <allow own="org.freedesktop.resolve1"/>
+    <allow send_destination="org.freedesktop.resolve1"/>
     <allow send_interface="org.freedesktop.DBus.Mock"/>
 '''
 
