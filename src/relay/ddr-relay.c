@@ -458,6 +458,12 @@ ddr_relay_network_changed (DdrRelay *relay)
   ddr_upstream_pool_drop_connections (relay->pool);
 }
 
+void
+ddr_relay_network_renewed (DdrRelay *relay)
+{
+  relay->stats.network_events++;
+}
+
 const DdrStats *
 ddr_relay_get_stats (DdrRelay *relay)
 {

@@ -36,6 +36,9 @@ gboolean  ddr_relay_reconfigure (DdrRelay *relay, const DdrRelayConfig *config, 
 void            ddr_relay_flush_cache      (DdrRelay *relay);
 /* Network change or resume: drop upstream connections and the cache. */
 void            ddr_relay_network_changed  (DdrRelay *relay);
+/* The same network renewed its lease (DHCP): counted as a network event, nothing
+ * flushed, no connection dropped. */
+void            ddr_relay_network_renewed  (DdrRelay *relay);
 const DdrStats *ddr_relay_get_stats        (DdrRelay *relay);
 guint           ddr_relay_get_inflight     (DdrRelay *relay);
 DdrUpstreamInfo *ddr_relay_get_upstreams   (DdrRelay *relay, guint *n_upstreams);

@@ -137,17 +137,29 @@ ddr_roam_apply_routes (DdrRoamController *self)
   g_debug ("%u split-DNS routes", routes->len);
 }
 
+/* What makes a network new: NM's presence, the primary connection's UUID and device
+ * (DESIGN: the same network while both stay), and connectivity only as "none or not".
+ * Another server list (a late IPv6 list, a DHCP renewal) or another connectivity of
+ * the same network is looked at again while the current steering stays. */
 static char *
 network_key (const DdrNetSnapshot *s)
 {
-  g_autofree char *servers = s->have_primary && s->primary.servers
-                             ? g_strjoinv (",", s->primary.servers) : g_strdup ("");
-
-  /* Connectivity only as "none or not": FULL/LIMITED/PORTAL changes of the same
-   * network are looked at again (checks_reprobe), not treated as a new network. */
-  return g_strdup_printf ("%d|%d|%s|%d|%s", s->nm_running, s->have_primary,
+  return g_strdup_printf ("%d|%d|%s|%s|%d", s->nm_running, s->have_primary,
                           s->have_primary && s->primary.uuid ? s->primary.uuid : "",
-                          s->connectivity == DDR_CONNECTIVITY_NONE, servers);
+                          s->have_primary && s->primary_iface ? s->primary_iface : "",
+                          s->connectivity == DDR_CONNECTIVITY_NONE);
+}
+
+static gboolean
+same_servers (const DdrNetSnapshot *a, const DdrNetSnapshot *b)
+{
+  const char *const none[] = { NULL };
+  const char *const *x = a->have_primary && a->primary.servers
+                         ? (const char *const *) a->primary.servers : none;
+  const char *const *y = b->have_primary && b->primary.servers
+                         ? (const char *const *) b->primary.servers : none;
+
+  return g_strv_equal (x, y);
 }
 
 /* Steering through NetworkManager: its absence is a restart to wait out, not a
@@ -184,7 +196,7 @@ ensure_steer (DdrRoamController *self)
     }
 }
 
-/* A new network (or the same one after suspend): forget every check result. */
+/* A new network: forget every check result. */
 static void
 new_network (DdrRoamController *self)
 {
@@ -203,6 +215,7 @@ on_network_changed (DdrNmMonitor *monitor, gpointer user_data)
   g_autofree char *key = network_key (s);
   gboolean fresh = g_strcmp0 (key, self->network_key) != 0;
   gboolean moved = self->snapshot && s->connectivity != self->snapshot->connectivity;
+  gboolean renumbered = self->snapshot && !same_servers (s, self->snapshot);
 
   g_clear_pointer (&self->snapshot, ddr_net_snapshot_free);
   self->snapshot = s;
@@ -224,8 +237,11 @@ on_network_changed (DdrNmMonitor *monitor, gpointer user_data)
               s->connectivity);
       new_network (self);
     }
-  else if (moved)
+  else if (moved || renumbered)
     {
+      if (renumbered)
+        g_info ("network %s: its DNS servers changed; checking again, steering kept",
+                s->have_primary && s->primary.id ? s->primary.id : "(none)");
       self->changed_us = g_get_monotonic_time ();
       ddr_roam_checks_reprobe (self);
     }
@@ -248,9 +264,15 @@ on_prepare_for_sleep (GDBusConnection *bus, const char *sender, const char *path
   g_variant_get (parameters, "(b)", &going_down);
   if (going_down || !self->facts.roaming)
     return;
-  g_info ("resumed from suspend: dropping upstream connections and checking the network again");
+  /* NetworkManager tells us if the network changed meanwhile; for the same one the
+   * steering stays while it is looked at again (a resume un-steered for seconds). */
+  g_info ("resumed from suspend: dropping upstream connections and checking the network "
+          "again, steering kept");
   ddr_roam_pause_rearm (self);
-  new_network (self);
+  self->changed_us = g_get_monotonic_time ();
+  ddr_relay_network_changed (self->relay);
+  ddr_roam_checks_reprobe (self);
+  ddr_roam_steer_retry_now (self);
   ddr_roam_update (self);
 }
 

@@ -337,8 +337,12 @@ ddr_manager_network_event (DdrManager *self, const char *action, const char *ifa
   g_info ("network event %s on %s (%u variables)", action,
           iface && *iface ? iface : "(no interface)", n_env);
   /* Counts network_events, flushes the cache, drops upstream connections (they may
-   * have died with the old network). The roaming controller will re-probe here. */
-  ddr_relay_network_changed (self->relay);
+   * have died with the old network). A DHCP renewal is the same network (same
+   * connection, same device): counted only. The roaming controller re-probes here. */
+  if (g_strcmp0 (action, "dhcp4-change") == 0 || g_strcmp0 (action, "dhcp6-change") == 0)
+    ddr_relay_network_renewed (self->relay);
+  else
+    ddr_relay_network_changed (self->relay);
   refresh_service_reachable (self);
   if (self->roaming)
     ddr_roam_controller_network_event (self->roaming, action);

@@ -163,6 +163,12 @@ class NMMock:
         if not quiet or uuid in self.active_uuids():
             self.mock.DdrRemoveNetwork(uuid)
 
+    def set_servers(self, uuid, servers):
+        """The same network gets another DNS server list (IPv4 and IPv6 literals), in
+        place: same connection, same device (a late IPv6 list, a DHCP renewal)."""
+        self.networks[uuid]['servers'] = list(servers)
+        self.mock.DdrSetServers(uuid, dbus.Array([str(s) for s in servers], signature='s'))
+
     def set_connectivity(self, c):
         self.mock.DdrSetConnectivity(dbus.UInt32(self.connectivity_value(c)))
 

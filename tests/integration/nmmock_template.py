@@ -17,7 +17,7 @@ org.freedesktop.DBus.Properties.PropertiesChanged on the property's own interfac
 
 Mock controls (interface org.freedesktop.DBus.Mock on /org/freedesktop):
 DdrAddNetwork(a{sv}) -> o, DdrAddVpn(a{sv}) -> o, DdrRemoveNetwork(s uuid),
-DdrSetConnectivity(u), DdrSetCheckResult(i), DdrSetConnectivityCheck(b, s),
+DdrSetConnectivity(u), DdrSetServers(s uuid, as), DdrSetCheckResult(i), DdrSetConnectivityCheck(b, s),
 DdrGetCalls(s method) -> a(dsav), DdrClearCalls(), DdrActiveUuids() -> as,
 DdrReactivations() -> as,
 DdrSetAddAndActivate2(s 'works' | 'refuse') (offers Manager.AddAndActivateConnection2 with
@@ -817,6 +817,29 @@ def DdrRemoveNetwork(self, uuid):
     _delete_connection(path)
     if was_primary:
         _set_connectivity(1)
+
+
+@dbus.service.method(MOCK_IFACE, in_signature='sas', out_signature='')
+def DdrSetServers(self, uuid, servers):
+    '''The same network (same connection, same device) gets a new DNS server list,
+    IPv4 and IPv6 (a late IPv6 router advertisement, a DHCP renewal): its IP4Config
+    and IP6Config change in place.'''
+    path = _conn_by_uuid(str(uuid))
+    servers = [str(s) for s in servers]
+    for ac in list(_mprop('ActiveConnections')):
+        if not _exists(ac) or _obj(ac).Get(ACTIVE_IFACE, 'Connection') != path:
+            continue
+        ip4 = _obj(ac).Get(ACTIVE_IFACE, 'Ip4Config')
+        ip6 = _obj(ac).Get(ACTIVE_IFACE, 'Ip6Config')
+        if ip4 != ROOT and _exists(ip4):
+            p = _ip4_props([], '', servers, [], [], 100)
+            _update(ip4, IP4_IFACE, {k: p[k] for k in ('NameserverData', 'Nameservers')})
+        if ip6 != ROOT and _exists(ip6):
+            _update(ip6, IP6_IFACE, {'Nameservers': _ip6_props(servers, [])['Nameservers']})
+        _refresh_dns()
+        return
+    raise dbus.exceptions.DBusException('no active connection ' + uuid,
+                                        name='org.freedesktop.DBus.Mock.NameError')
 
 
 @dbus.service.method(MOCK_IFACE, in_signature='u', out_signature='')

@@ -416,11 +416,14 @@ class RoamTestCase(nmmock.NMBusTestCase):
         return cfg
 
     def start_roam_daemon(self, name='ddrd', env=None, wait_state=None, timeout=15.0,
-                          **roaming):
+                          verbose=True, **roaming):
         """Start the daemon; with wait_state, wait for that State and return
-        (daemon, ms from spawn to that state)."""
+        (daemon, ms from spawn to that state). verbose=False: as systemd runs it (no -v,
+        no G_MESSAGES_DEBUG), to see what its journal would say."""
         d = RoamDaemon(rig.daemon_binary(), self.path(name), self.roam_config(**roaming),
-                       port=53)
+                       port=53, verbose=verbose)
+        if not verbose:
+            env = dict(env or {}, G_MESSAGES_DEBUG='')
         d.extra_env = dict(env or {})
         self._daemons.append(d)
         t0 = time.monotonic()

@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""Issues 10 and 12, the roaming controller's timing and bookkeeping, against the real
+daemon and the NM mock in roamrig's private namespaces:
+
+* the same network (same connection UUID and device) keeps its steering while it is
+  looked at again: resume from suspend, a late IPv6 server list, a DHCP renewal (which
+  also keeps the cache and the upstream connections) - NM's steering calls counted;
+* the re-probe schedule: a service back after a 17 s outage is used again within 10 s,
+  a person who logged in to a portal 7 s after it appeared is protected within 5 s,
+  and the portal re-probe stops while paused;
+* bookkeeping: Pause(0) publishes PausedUntil = G_MAXUINT64 ("until resumed" in the
+  CLI), LastError has one writer, the journal tells each transition once at info
+  level, a NetworkManager restart logs no error."""
+
+import json
+import re
+import subprocess
+import time
+
+import dbus
+
+import busrig
+import rig
+import roamrig
+from roamrig import NETWORK_DNS, WIFI_UUID, RoamTestCase, reaction
+
+POLKIT_PAUSE = busrig.POLKIT_PAUSE
+G_MAXUINT64 = 2 ** 64 - 1
+
+# NM calls that change steering (anything but reading)
+STEERING_CALLS = ('ActivateConnection', 'DeactivateConnection', 'AddAndActivateConnection2',
+                  'AddConnection2', 'Update2', 'Update', 'Reapply', 'Delete', 'Disconnect')
+
+
+class ScheduleCase(RoamTestCase):
+
+    def steering_calls(self):
+        return [a[0] for _, _, a in self.nm.calls() if a[0] in STEERING_CALLS]
+
+    def assertSteeringUntouched(self, since, what):
+        self.assertEqual(self.steering_calls(), [],
+                         '%s: the daemon changed its steering in NM' % what)
+        self.assertTrue(self.nm.steering_active(), what)
+        self.assertEqual(self.watch.history(since), 'nowhere',
+                         '%s: State left protected' % what)
+        self.assertEqual(self.state(), 'protected', what)
+
+    def upstream_ports(self):
+        """Local ports of the relay's TCP connections to the DoH service."""
+        out = subprocess.run([rig.tool('ss'), '-Htn', 'state', 'established', 'dst',
+                              '127.0.0.1:%d' % self.unbound.doh_port],
+                             capture_output=True, text=True, check=True).stdout
+        return sorted({line.split()[-2].rsplit(':', 1)[1] for line in out.splitlines()
+                       if line.strip()})
+
+
+class TestRoamScheduleSameNetwork(ScheduleCase):
+
+    def test_resume_keeps_steering(self):
+        """PrepareForSleep(false) on the same network: upstream connections dropped,
+        everything looked at again, the steering never switched off."""
+        self.start_logind()
+        d, _ = self.start_roam_daemon(wait_state='protected')
+        self.wait_steering(True)
+        n0 = self.statistics()['network_events']
+        self.nm.clear_calls()
+        t0 = time.monotonic()
+        self.prepare_for_sleep(True)
+        self.prepare_for_sleep(False)
+        rig.wait_until(lambda: self.statistics()['network_events'] > n0, 5,
+                       what='the daemon to react to PrepareForSleep(false)')
+        self.steady(1.5)
+        self.assertSteeringUntouched(t0, 'after resume')
+        self.assertAnswered(self.relay('allowed.test'), 'NOERROR', 'after resume')
+
+    def test_late_ipv6_servers_keep_steering(self):
+        """The IPv6 server list arrives after the network is protected: split DNS
+        follows it, steering stays."""
+        d, _ = self.start_roam_daemon(wait_state='protected')
+        self.wait_steering(True)
+        self.nm.clear_calls()
+        start = len(d.log())
+        t0 = time.monotonic()
+        self.nm.set_servers(WIFI_UUID, [NETWORK_DNS, 'fd00:77::53'])
+        d.wait_log(r'split DNS: \d+ local route', 5, start)
+        self.steady(1.5)
+        self.assertSteeringUntouched(t0, 'after a late IPv6 server list')
+        # a DHCP renewal that brings the same list again changes nothing either
+        self.nm.set_servers(WIFI_UUID, [NETWORK_DNS, 'fd00:77::53'])
+        self.steady(0.5)
+        self.assertSteeringUntouched(t0, 'after the same server list again')
+
+    def test_dhcp_renewal_keeps_cache_and_connections(self):
+        """A dhcp4-change of the same network (the dispatcher's event): no flush, no
+        dropped upstream connection, no steering change."""
+        d, _ = self.start_roam_daemon(wait_state='protected')
+        self.wait_steering(True)
+        self.assertAnswered(self.relay('example.com'), 'NOERROR', 'first lookup')
+        ports = self.upstream_ports()
+        self.assertTrue(ports, 'no connection to the DoH service')
+        hits0 = self.statistics()['cache_hits']
+        n0 = self.statistics()['network_events']
+        self.nm.clear_calls()
+        t0 = time.monotonic()
+        self.iface().NotifyNetworkEvent('dhcp4-change', 'wlan0',
+                                        {'CONNECTION_UUID': WIFI_UUID, 'DEVICE_IFACE': 'wlan0',
+                                         'IP4_NAMESERVERS': NETWORK_DNS})
+        self.assertEqual(self.statistics()['network_events'], n0 + 1)
+        self.steady(1.0)
+        self.assertAnswered(self.relay('example.com'), 'NOERROR', 'after the renewal')
+        self.assertEqual(self.statistics()['cache_hits'], hits0 + 1,
+                         'the cache was flushed by a DHCP renewal')
+        self.assertEqual(self.upstream_ports(), ports,
+                         'the upstream connection was dropped by a DHCP renewal')
+        self.assertSteeringUntouched(t0, 'after a DHCP renewal')
