@@ -1,17 +1,14 @@
-/* The roaming checks: the DoH service probe (with back-off), our own portal
- * probe, the trust-protected comparison, and the steering canary. */
+/* The roaming checks: the DoH service probe and our own portal probe (each looked
+ * at again on the re-probe schedule), the trust-protected comparison, and the
+ * steering canary. */
 #define G_LOG_DOMAIN "ddr-roaming"
 
 #include "config.h"
 
-#include "ddr-backoff.h"
 #include "ddr-dns-udp-client.h"
 #include "ddr-roam-private.h"
+#include "ddr-roam-schedule.h"
 
-#define BACKOFF_FIRST_MS       1000
-#define BACKOFF_MAX_MS         (5 * 60 * 1000)
-#define PORTAL_RETRY_FIRST_MS  2000
-#define PORTAL_RETRY_MAX_MS    30000
 #define PORTAL_TIMEOUT_MS      5000
 #define TRUST_TIMEOUT_MS       3000
 
@@ -48,6 +45,32 @@ call_end (Call *c)
   g_object_unref (c->cancellable);
   g_free (c);
   return self;
+}
+
+/* Looking again is pointless while paused or on a trusted network: nothing uses the
+ * answer. Resume(), a reload and every network event look again. */
+static gboolean
+reprobe_wanted (const DdrRoamController *self)
+{
+  return !self->facts.paused && !self->facts.trusted_network;
+}
+
+/* Arms *id for the next look on the re-probe schedule; *since_us is when this
+ * trouble began (set now if it just did), *last_ms the wait before. */
+static void
+schedule_reprobe (DdrRoamController *self, DdrReprobeKind kind, gint64 *since_us,
+                  guint *last_ms, guint *id, GSourceFunc fn)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  g_clear_handle_id (id, g_source_remove);
+  if (!reprobe_wanted (self))
+    return;
+  if (*since_us == 0)
+    *since_us = now;
+  *last_ms = ddr_roam_reprobe_delay (kind, *last_ms, (now - *since_us) / 1000);
+  *id = g_timeout_add (*last_ms, fn, self);
+  g_debug ("next %s probe in %u ms", kind == DDR_REPROBE_PORTAL ? "portal" : "service", *last_ms);
 }
 
 /* ---- trust-protected: the network's own answer for the check name ---- */
@@ -152,6 +175,7 @@ on_service_done (GObject *source, GAsyncResult *result, gpointer user_data)
         g_info ("the ThreatSTOP service answers");
       self->facts.service = DDR_CHECK_OK;
       self->backoff_ms = 0;
+      self->service_failing_us = 0;
       /* A failed proof is worth another try once the service answers again. */
       if (self->facts.canary == DDR_CHECK_FAILED)
         self->facts.canary = DDR_CHECK_UNKNOWN;
@@ -161,10 +185,8 @@ on_service_done (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       self->facts.service = DDR_CHECK_FAILED;
       ddr_roam_set_error (self, error->message);
-      self->backoff_ms = ddr_backoff_next (self->backoff_ms, BACKOFF_FIRST_MS, BACKOFF_MAX_MS);
-      g_clear_handle_id (&self->retry_id, g_source_remove);
-      self->retry_id = g_timeout_add (self->backoff_ms, on_retry, self);
-      g_debug ("next service probe in %u ms", self->backoff_ms);
+      schedule_reprobe (self, DDR_REPROBE_SERVICE, &self->service_failing_us, &self->backoff_ms,
+                        &self->retry_id, on_retry);
     }
   compare_trust (self);
   ddr_roam_update (self);
@@ -239,10 +261,13 @@ on_portal_done (GObject *source, GAsyncResult *result, gpointer user_data)
       /* Someone is logging in: look again soon, and have NM look too. */
       if (!self->facts.portal_seen)
         ddr_nm_monitor_recheck (self->monitor);
-      self->portal_backoff_ms = ddr_backoff_next (self->portal_backoff_ms, PORTAL_RETRY_FIRST_MS,
-                                              PORTAL_RETRY_MAX_MS);
-      g_clear_handle_id (&self->portal_retry_id, g_source_remove);
-      self->portal_retry_id = g_timeout_add (self->portal_backoff_ms, on_portal_retry, self);
+      schedule_reprobe (self, DDR_REPROBE_PORTAL, &self->portal_since_us,
+                        &self->portal_backoff_ms, &self->portal_retry_id, on_portal_retry);
+    }
+  else
+    {
+      self->portal_since_us = 0;
+      self->portal_backoff_ms = 0;
     }
   if (was && !self->facts.portal_seen)
     {
@@ -376,6 +401,14 @@ ddr_roam_checks_reset (DdrRoamController *self)
   g_clear_pointer (&self->network_addrs, g_strfreev);
   self->service_running = self->portal_running = self->trust_running = FALSE;
   self->backoff_ms = self->portal_backoff_ms = 0;
+  self->service_failing_us = self->portal_since_us = 0;
+}
+
+void
+ddr_roam_checks_hold (DdrRoamController *self)
+{
+  g_clear_handle_id (&self->retry_id, g_source_remove);
+  g_clear_handle_id (&self->portal_retry_id, g_source_remove);
 }
 
 void
@@ -408,8 +441,9 @@ ddr_roam_checks_reprobe (DdrRoamController *self)
       ddr_roam_checks_start (self);
       return;
     }
-  self->backoff_ms = 0;
-  self->portal_backoff_ms = 0;
+  /* New evidence: the schedules start over, eager again. */
+  self->backoff_ms = self->portal_backoff_ms = 0;
+  self->service_failing_us = self->portal_since_us = 0;
   portal_probe (self);
   ddr_roam_service_probe (self);
   trust_check (self);

@@ -464,6 +464,7 @@ ddr_roam_controller_pause (DdrRoamController *self, guint minutes, GError **erro
 
   g_clear_handle_id (&self->pause_id, g_source_remove);
   self->facts.paused = TRUE;
+  ddr_roam_checks_hold (self);
   self->paused_until = minutes ? (guint64) (g_get_real_time () / 1000 + ms) / 1000 : 0;
   if (minutes)
     arm_pause_timer (self, ms);

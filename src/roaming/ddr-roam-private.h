@@ -46,10 +46,12 @@ struct _DdrRoamController {
   gboolean         trust_running;
   char           **service_addrs;
   char           **network_addrs;
-  guint            backoff_ms;
+  guint            backoff_ms;       /* the service probe's last wait (re-probe schedule) */
   guint            retry_id;
+  gint64           service_failing_us;/* monotonic: since when it fails; 0 = it answers */
   guint            portal_retry_id;
   guint            portal_backoff_ms;
+  gint64           portal_since_us;  /* monotonic: since when a portal is seen; 0 = none */
   guint            canary_attempt;
   guint            canary_id;
   char            *canary_name;
@@ -78,7 +80,8 @@ void     ddr_roam_steer_follow_state   (DdrRoamController *self);   /* after a s
 /* ddr-roam-checks.c */
 void ddr_roam_checks_start       (DdrRoamController *self);   /* a new network: all checks */
 void ddr_roam_checks_reset       (DdrRoamController *self);   /* cancel checks and timers */
-void ddr_roam_checks_reprobe     (DdrRoamController *self);   /* look again, back-off reset */
+void ddr_roam_checks_reprobe     (DdrRoamController *self);   /* look again, schedule reset */
+void ddr_roam_checks_hold        (DdrRoamController *self);   /* no re-probe (paused) */
 void ddr_roam_service_probe      (DdrRoamController *self);
 void ddr_roam_canary_start       (DdrRoamController *self);
 void ddr_roam_canary_stop        (DdrRoamController *self);   /* forget a proof in progress */

@@ -113,3 +113,56 @@ class TestRoamScheduleSameNetwork(ScheduleCase):
         self.assertEqual(self.upstream_ports(), ports,
                          'the upstream connection was dropped by a DHCP renewal')
         self.assertSteeringUntouched(t0, 'after a DHCP renewal')
+
+
+class TestRoamScheduleRecovery(ScheduleCase):
+
+    def test_service_back_after_17s_outage_within_10s(self):
+        """Issue 12.4: 14 s after a 17 s outage today; at most 10 s wanted."""
+        self.start_roam_daemon(wait_state='protected')
+        self.unbound.stop()
+        t0 = time.monotonic()
+        self.assertIsNotNone(self.relay('allowed.test'))    # traffic notices the outage
+        self.wait_state('unreachable', t0, 10)
+        self.wait_steering(False)
+        self.steady(17.0 - (time.monotonic() - t0))        # the outage: 17 s, no flapping
+        t1 = time.monotonic()
+        self.unbound.start()
+        t = self.wait_state('protected', t1, 20)
+        ms = reaction('unreachable->protected(service back after 17 s)', t1, t)
+        self.assertLessEqual(ms, 10000)
+        self.wait_steering(True)
+
+    def test_portal_login_protected_within_5s(self):
+        """Issue 12.4: a portal seen (the service blocked behind it, as real portals
+        do), the login 7 s later: protected within 5 s without any other event."""
+        d, _ = self.start_roam_daemon(wait_state='protected')
+        self.unbound.stop()
+        self.portal.mode = 'portal'
+        t0 = time.monotonic()
+        self.iface().Reprobe()
+        self.wait_state('portal', t0, 10)
+        self.wait_steering(False)
+        self.steady(7.0 - (time.monotonic() - t0))
+        t1 = time.monotonic()
+        self.unbound.start()
+        self.portal.mode = 'full'
+        t = self.wait_state('protected', t1, 30)
+        ms = reaction('portal->protected(login 7 s after the portal)', t1, t)
+        self.assertLessEqual(ms, 5000)
+
+    def test_portal_reprobe_stops_while_paused(self):
+        """Issue 10.11: no portal re-probe while paused (it ran forever)."""
+        self.allow(POLKIT_PAUSE)
+        self.portal.mode = 'portal'
+        self.start_roam_daemon(wait_state='portal')
+        t0 = time.monotonic()
+        self.iface().Pause(dbus.UInt32(0))
+        self.wait_state('paused', t0)
+        n = len(self.portal.requests)
+        self.steady(7.0)
+        self.assertEqual(self.portal.requests[n:], [],
+                         'the portal was probed while protection was paused')
+        t0 = time.monotonic()
+        self.iface().Resume()
+        self.wait_state('portal', t0)
