@@ -3,41 +3,12 @@
  * its end, when not ours, is reported as a loss. */
 #define G_LOG_DOMAIN "ddr-steer"
 
-#include "ddr-steer-private.h"
+#include "ddr-steer-nm-private.h"
 
 /* NMSettingsAddConnection2Flags: IN_MEMORY | BLOCK_AUTOCONNECT (steer.md §2.2). */
 #define ADD_FLAGS         0x22
 /* NMSettingsUpdate2Flags: IN_MEMORY (never write the profile to disk, steer.md §2.1). */
 #define UPDATE_IN_MEMORY  0x2
-/* NMActiveConnectionState: ACTIVATING, ACTIVATED count as on. */
-#define AC_UNKNOWN        0
-#define AC_ACTIVATING     1
-#define AC_ACTIVATED      2
-#define AC_DEACTIVATING   3
-
-/* Does this NM have AddAndActivateConnection2 with bind-activation (probed once)? */
-typedef enum {
-  BIND_UNKNOWN,
-  BIND_YES,
-  BIND_NO,
-} BindState;
-
-struct _DdrSteerNm {
-  DdrSteerBackend parent;
-  GDBusConnection *bus;
-  DdrSteerLinkType link;
-  char *profile;        /* settings path of the anchor; NULL = not known */
-  char *active;         /* the anchor's active connection; NULL = none known */
-  char *bound;          /* the bound activation's active connection; NULL = none known */
-  gboolean anchor_dns;  /* the anchor's settings steer DNS (dummy, or the plain path) */
-  BindState bind;
-  gboolean cleaned;     /* stale profiles removed (first use in this process) */
-  gboolean busy;        /* a set call is running: what NM does meanwhile is ours */
-  guint watch_id;
-  guint removed_id;
-  guint state_id;       /* StateChanged of active connections */
-  guint active_list_id; /* the manager's ActiveConnections */
-};
 
 G_DEFINE_FINAL_TYPE (DdrSteerNm, ddr_steer_nm, DDR_TYPE_STEER_BACKEND)
 
@@ -200,11 +171,11 @@ bound_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   if (!active)
     {
-      /* Older NM or an unexpected refusal: steer the way that always worked, and
-       * rely on ExecStopPost / start-up clean-up after a crash, as before. */
+      /* An unexpected refusal: steer the way that always worked this time (ExecStopPost
+       * and start-up clean-up cover a crash), and ask again at the next steering - a
+       * passing refusal must not cost the crash safety for the life of the process. */
       g_warning ("NetworkManager refused the bound activation of %s (%s); activating the "
-                 "profile without bind-activation from now on", DDR_STEER_NM_ID, error->message);
-      self->bind = BIND_NO;
+                 "profile without bind-activation this time", DDR_STEER_NM_ID, error->message);
       plain_activate (task);
       return;
     }
@@ -213,6 +184,19 @@ bound_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_info ("NetworkManager profile %s activated, bound to this bus connection (%s)",
           DDR_STEER_NM_ID, self->bound);
   finish (task, NULL);
+}
+
+static void
+unsteered_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  DdrSteerNm *self = g_task_get_source_object (task);
+  g_autoptr(GVariant) reply = reply_or_return (source, result, task, "Update2");
+
+  if (!reply)
+    return;
+  self->anchor_dns = FALSE;
+  switch_state (task);
 }
 
 static void
@@ -259,6 +243,14 @@ switch_state (GTask *task)
         finish (task, NULL);
       else if (self->bind != BIND_YES)
         plain_activate (task);
+      else if (self->link == DDR_STEER_LINK_VETH && !self->active && self->anchor_dns)
+        /* The last steering took the plain path (a refused bound activation): the
+         * anchor gives its DNS settings back before it holds the link again. */
+        call (task, self->profile, CONNECTION_IFACE, "Update2",
+              g_variant_new ("(@a{sa{sv}}u@a{sv})",
+                             ddr_steer_nm_anchor_settings (self->link, FALSE), UPDATE_IN_MEMORY,
+                             g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0)),
+              "(a{sv})", unsteered_cb);
       else if (self->link == DDR_STEER_LINK_VETH && !self->active)
         /* AddAndActivateConnection2 cannot create a veth pair (steer.md §2.4): the
          * anchor, with no DNS of its own, creates it; the bound profile takes it over. */
@@ -512,106 +504,12 @@ nm_set_async (DdrSteerBackend     *backend,
     scan_active (task);
 }
 
-/* The active connection that carries the steering: the bound activation, else the
- * anchor when it carries the DNS settings (the plain path). */
-static const char *
-steering_path (DdrSteerNm *self)
-{
-  return self->bound ? self->bound : self->anchor_dns ? self->active : NULL;
-}
-
-/* "nmcli connection down threatstop-ddr", "ip link del ddr0" (NM deactivates what was
- * on it), or anything else that ends our activation while no set call of ours runs. */
-static void
-steering_ended (DdrSteerNm *self, const char *how)
-{
-  g_autofree char *why = g_strdup_printf ("the NetworkManager profile %s %s", DDR_STEER_NM_ID,
-                                          how);
-
-  if (self->bound)
-    g_clear_pointer (&self->bound, g_free);
-  else
-    g_clear_pointer (&self->active, g_free);
-  ddr_steer_backend_report_lost (DDR_STEER_BACKEND (self), why);
-}
-
-static void
-active_state_changed (GDBusConnection *bus, const char *sender, const char *path,
-                      const char *iface, const char *signal, GVariant *params, gpointer user_data)
-{
-  DdrSteerNm *self = user_data;
-  guint32 state = 0, reason = 0;
-
-  if (self->busy || g_strcmp0 (path, steering_path (self)) != 0 ||
-      !g_variant_is_of_type (params, G_VARIANT_TYPE ("(uu)")))
-    return;
-  g_variant_get (params, "(uu)", &state, &reason);
-  if (state >= AC_DEACTIVATING)
-    steering_ended (self, "was deactivated by someone else");
-}
-
-static void
-active_list_changed (GDBusConnection *bus, const char *sender, const char *path,
-                     const char *iface, const char *signal, GVariant *params, gpointer user_data)
-{
-  DdrSteerNm *self = user_data;
-  g_autoptr(GVariant) changed = NULL;
-  g_autoptr(GVariant) list = NULL;
-  g_autofree const char **paths = NULL;
-  const char *ours = steering_path (self);
-
-  if (self->busy || !ours || !g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
-    return;
-  g_variant_get (params, "(&s@a{sv}@as)", NULL, &changed, NULL);
-  list = g_variant_lookup_value (changed, "ActiveConnections", G_VARIANT_TYPE ("ao"));
-  if (!list)
-    return;
-  paths = g_variant_get_objv (list, NULL);
-  if (!g_strv_contains (paths, ours))
-    steering_ended (self, "is no longer active");
-}
-
-static void
-nm_vanished (GDBusConnection *bus, const char *name, gpointer user_data)
-{
-  DdrSteerNm *self = user_data;
-
-  if (self->profile || self->active || self->bound)
-    g_info ("NetworkManager left the bus; its object paths are forgotten");
-  g_clear_pointer (&self->profile, g_free);
-  g_clear_pointer (&self->active, g_free);
-  g_clear_pointer (&self->bound, g_free);
-}
-
-static void
-connection_removed (GDBusConnection *bus, const char *sender, const char *path,
-                    const char *iface, const char *signal, GVariant *params, gpointer user_data)
-{
-  DdrSteerNm *self = user_data;
-  const char *removed = NULL;
-
-  g_variant_get (params, "(&o)", &removed);
-  if (g_strcmp0 (removed, self->profile) == 0)
-    {
-      g_info ("the NetworkManager profile %s was deleted by someone else", DDR_STEER_NM_ID);
-      g_clear_pointer (&self->profile, g_free);
-      g_clear_pointer (&self->active, g_free);
-    }
-}
-
 static void
 ddr_steer_nm_dispose (GObject *object)
 {
   DdrSteerNm *self = DDR_STEER_NM (object);
 
-  g_clear_handle_id (&self->watch_id, g_bus_unwatch_name);
-  if (self->removed_id)
-    g_dbus_connection_signal_unsubscribe (self->bus, self->removed_id);
-  if (self->state_id)
-    g_dbus_connection_signal_unsubscribe (self->bus, self->state_id);
-  if (self->active_list_id)
-    g_dbus_connection_signal_unsubscribe (self->bus, self->active_list_id);
-  self->removed_id = self->state_id = self->active_list_id = 0;
+  ddr_steer_nm_unwatch (self);
   g_clear_object (&self->bus);
   g_clear_pointer (&self->profile, g_free);
   g_clear_pointer (&self->active, g_free);
@@ -642,20 +540,6 @@ ddr_steer_nm_new (GDBusConnection *bus, DdrSteerLinkType link)
   self->bus = g_object_ref (bus);
   self->link = link;
   self->anchor_dns = link == DDR_STEER_LINK_DUMMY;
-  self->watch_id = g_bus_watch_name_on_connection (bus, DDR_NM_BUS_NAME,
-                                                   G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
-                                                   nm_vanished, self, NULL);
-  self->removed_id = g_dbus_connection_signal_subscribe (bus, DDR_NM_BUS_NAME, SETTINGS_IFACE,
-                                                         "ConnectionRemoved", SETTINGS_PATH,
-                                                         NULL, G_DBUS_SIGNAL_FLAGS_NONE,
-                                                         connection_removed, self, NULL);
-  self->state_id = g_dbus_connection_signal_subscribe (bus, DDR_NM_BUS_NAME, ACTIVE_IFACE,
-                                                       "StateChanged", NULL, NULL,
-                                                       G_DBUS_SIGNAL_FLAGS_NONE,
-                                                       active_state_changed, self, NULL);
-  self->active_list_id = g_dbus_connection_signal_subscribe (bus, DDR_NM_BUS_NAME, PROPS_IFACE,
-                                                             "PropertiesChanged", NM_PATH,
-                                                             NM_IFACE, G_DBUS_SIGNAL_FLAGS_NONE,
-                                                             active_list_changed, self, NULL);
+  ddr_steer_nm_watch (self);
   return DDR_STEER_BACKEND (self);
 }

@@ -368,7 +368,10 @@ class TestSteerNM(nmmock.NMBusTestCase):
         self.assertEqual(self.own_profiles(), [])
         self.assertEqual(self.nm.active_uuids().count(BOUND_UUID), 0)
 
-    def test_refused_bound_activation_falls_back_once(self):
+    def test_refused_bound_activation_falls_back_this_time(self):
+        """NM refuses the bound activation: this steering takes the plain path (the
+        anchor with the DNS settings), and the next steering tries bind-activation
+        again - one refusal never disables it for the life of the process (issue 10.11)."""
         self.nm.mock.DdrSetAddAndActivate2('refuse')
         d = self.driver()
         d.set(True)
@@ -377,13 +380,26 @@ class TestSteerNM(nmmock.NMBusTestCase):
         update = self.nm.calls('Update2')
         self.assertEqual(len(update), 1)
         self.assertEqual(update[0][2][1], 0x2, 'the anchor stays in memory')
+        # one more try 250 ms later (NM refuses while it deletes a software link)
+        self.assertEqual(len(self.nm.calls('AddAndActivateConnection2')), 2)
+        self.assertEqual(self.driver_log(d).count('refused the bound activation'), 1)
         d.set(False)
         self.assertFalse(self.nm.steering_active())
         d.set(True)
         self.assertTrue(self.nm.steering_active())
-        # one more try 250 ms later (NM refuses while it deletes a software link),
-        # then the plain path for good: no third attempt after a later on
-        self.assertEqual(len(self.nm.calls('AddAndActivateConnection2')), 2,
-                         'a refused bound activation is tried once more, then never again')
-        self.assertEqual(self.driver_log(d).count('refused the bound activation'), 1)
-        self.assertEqual(len(self.nm.calls('Update2')), 1)
+        self.assertEqual(len(self.nm.calls('AddAndActivateConnection2')), 4,
+                         'the next steering tries bind-activation again')
+        self.assertEqual(self.driver_log(d).count('refused the bound activation'), 2)
+
+        # NM takes it now: the next steering is bound, the anchor holds the link only
+        self.nm.mock.DdrSetAddAndActivate2('works')
+        d.set(False)
+        self.assertFalse(self.nm.steering_active())
+        d.set(True)
+        self.assertEqual(len(self.nm.calls('AddAndActivateConnection2')), 5)
+        self.assertIn(BOUND_UUID, self.nm.active_uuids())
+        self.assertEqual(self.nm.own_profile()['ipv4'], {'method': 'disabled'},
+                         'the anchor steers nothing next to the bound activation')
+        d.set(False)
+        self.assertNotIn(BOUND_UUID, self.nm.active_uuids())
+        self.assertFalse(self.nm.steering_active())
