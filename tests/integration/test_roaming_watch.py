@@ -8,8 +8,8 @@ while it keeps being undone, and proved by a new canary). Printed per case:
 `# reaction <case> lost->left: N ms` and `lost->protected: N ms`.
 
 Also: the canary is proved again every 10 minutes while protected (THREATSTOP_DDR_MINUTE_MS
-shortens the minute) and after a network event - a system resolver that stopped reaching
-the relay without any steering change is noticed.
+shortens the minute), after a network event and after a resume - a system resolver that
+stopped reaching the relay without any steering change is noticed.
 
 Issue 10.6 at the daemon level: started under umask 077 (the unit's UMask=0077) the
 resolv.conf backend still writes a file everyone can read."""
@@ -193,6 +193,20 @@ class TestRoamCoreWatch(RoamTestCase):
         roamrig.reaction('resolver elsewhere->unreachable (10-minute proof, 1 s here)', t0, t)
         self.assertGreater(len([q for q in self.netdns.queries() if q.endswith('.arpa')]),
                            canaries, 'the proof went through the system resolver')
+
+    def test_reproved_after_resume(self):
+        """The same after a resume from suspend (logind's PrepareForSleep(false))."""
+        self.start_logind()
+        self.start_roam_daemon(wait_state='protected')
+        self.system_resolver_elsewhere(roamrig.NETWORK_DNS)
+        self.steady(1.0)
+        t0 = time.monotonic()
+        for going in (True, False):
+            self.logind_obj.EmitSignal('org.freedesktop.login1.Manager', 'PrepareForSleep',
+                                       'b', [dbus.Boolean(going)],
+                                       dbus_interface=dbusmock.MOCK_IFACE)
+        t = self.wait_state('unreachable', t0, 10)
+        roamrig.reaction('resume->unreachable (proof again)', t0, t)
 
     def test_reproved_after_network_event(self):
         """The same, noticed by the proof that follows a dispatcher event (the default
