@@ -36,6 +36,8 @@ struct _DdrDnsCache {
   guint32     min_ttl;
   guint32     max_ttl;
   guint32     seed;
+  guint8     *uncached;       /* ddr_dns_cache_set_uncached(), or NULL */
+  gsize       uncached_len;
 };
 
 static inline const guint8 *
@@ -136,6 +138,7 @@ ddr_dns_cache_free (DdrDnsCache *cache)
 
   ddr_dns_cache_flush (cache);
   g_hash_table_unref (cache->table);
+  g_free (cache->uncached);
   g_free (cache);
 }
 
@@ -177,6 +180,27 @@ ddr_dns_cache_set_limits (DdrDnsCache *cache, guint max_entries,
   if (cache->min_ttl > cache->max_ttl)
     cache->min_ttl = cache->max_ttl;
   evict_to (cache, max_entries);
+}
+
+void
+ddr_dns_cache_set_uncached (DdrDnsCache *cache, const guint8 *name, gsize name_len)
+{
+  g_return_if_fail (cache != NULL);
+
+  g_clear_pointer (&cache->uncached, g_free);
+  cache->uncached_len = 0;
+  if (name && name_len > 0)
+    {
+      cache->uncached = g_memdup2 (name, name_len);
+      cache->uncached_len = name_len;
+    }
+}
+
+static gboolean
+is_uncached (const DdrDnsCache *cache, const DdrDnsInfo *qinfo)
+{
+  return cache->uncached &&
+         ddr_dns_name_equal (qinfo->qname, qinfo->qname_len, cache->uncached, cache->uncached_len);
 }
 
 /* How long the response may be kept, 0 if it must not be. */
@@ -222,7 +246,7 @@ ddr_dns_cache_insert (DdrDnsCache *cache, const DdrDnsInfo *qinfo,
   g_return_val_if_fail (qinfo != NULL && rinfo != NULL, FALSE);
   g_return_val_if_fail (resp != NULL || resp_len == 0, FALSE);
 
-  if (cache->max_entries == 0)
+  if (cache->max_entries == 0 || is_uncached (cache, qinfo))
     return FALSE;
   if (resp_len < DDR_DNS_HEADER_LEN || resp_len > DDR_DNS_MAX_MSG)
     return FALSE;
@@ -271,7 +295,8 @@ ddr_dns_cache_lookup (DdrDnsCache *cache, const DdrDnsInfo *qinfo,
   g_return_val_if_fail (out != NULL && out_len != NULL, DDR_DNS_CACHE_MISS);
 
   *out_len = 0;
-  if (cache->max_entries == 0 || !build_key (cache, qinfo, key_buf, &key))
+  if (cache->max_entries == 0 || is_uncached (cache, qinfo) ||
+      !build_key (cache, qinfo, key_buf, &key))
     return DDR_DNS_CACHE_MISS;
 
   entry = g_hash_table_lookup (cache->table, &key);

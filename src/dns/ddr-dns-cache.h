@@ -19,6 +19,11 @@ guint        ddr_dns_cache_size     (DdrDnsCache *cache);
 void         ddr_dns_cache_set_limits (DdrDnsCache *cache, guint max_entries,
                                        guint32 min_ttl, guint32 max_ttl);
 
+/* A name (wire form; NULL: none) that is never stored nor answered from the cache,
+ * fresh or stale, whatever its type: the check-domain, whose answer must prove that
+ * the DNS service answers now. */
+void         ddr_dns_cache_set_uncached (DdrDnsCache *cache, const guint8 *name, gsize name_len);
+
 /* Store the upstream response `resp` (already validated: rinfo from ddr_dns_parse_response)
  * for the question of qinfo (its qname, qtype, qclass; DO from edns_flags; CD from flags).
  * The TTL: min_ttl for NOERROR with answers; soa_negative_ttl for NXDOMAIN/NODATA with

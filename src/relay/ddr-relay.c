@@ -75,6 +75,19 @@ ddr_relay_schedule_retired_check (DdrRelay *relay)
     relay->retire_idle_id = g_idle_add (free_retired_pools, relay);
 }
 
+/* --action=check and the roaming service probe ask for the check-domain to prove
+ * the service answers now: never from the cache, fresh or stale. */
+static void
+set_check_domain (DdrRelay *relay, const char *check_domain)
+{
+  guint8 wire[DDR_DNS_MAX_NAME];
+  gsize len = 0;
+
+  if (!check_domain || !ddr_dns_name_from_string (check_domain, wire, &len))
+    len = 0;
+  ddr_dns_cache_set_uncached (relay->cache, wire, len);
+}
+
 gboolean
 ddr_relay_reconfigure (DdrRelay *relay, const DdrRelayConfig *config, GError **error)
 {
@@ -124,6 +137,7 @@ ddr_relay_reconfigure (DdrRelay *relay, const DdrRelayConfig *config, GError **e
 
   ddr_dns_cache_set_limits (relay->cache, config->cache_size,
                             config->cache_min_ttl, config->cache_max_ttl);
+  set_check_domain (relay, config->check_domain);
   ddr_dns_cache_flush (relay->cache);
   relay->max_inflight = MAX (config->max_inflight, 1);
   relay->query_log = config->query_log;

@@ -302,6 +302,25 @@ class TestRelayUpstream(RigTestCase):
         self.assertLessEqual(m.answer[0].ttl, 30, 'stale TTL above 30 s')
         self.assertLess(took, TIMEOUT_MS / 1000 + SLACK)
 
+    def test_check_domain_never_from_cache(self):
+        # check-domain proves "the service answers" (--action=check): a cached answer,
+        # fresh or stale, would prove it during an outage. Other names keep the cache.
+        u = self.start_unbound(extra_zone_lines=['local-data: "stale.test. 1 IN A 192.0.2.77"'])
+        d = self.start_daemon(u, timeout_ms=TIMEOUT_MS)
+        self.assertEqual(d.query('CHECK.test').values('A'), [rig.CHECK_A])
+        self.assertEqual(d.query('stale.test').values('A'), ['192.0.2.77'])
+        u.kill()
+        for name in ('check.test', 'Check.Test'):
+            m, took = self.timed_query(d, name)
+            self.assertIsNotNone(m, 'no answer for %s with the service down' % name)
+            self.assertEqual(m.rcode_name, 'SERVFAIL',
+                             '%s answered from the cache while the service is down: %r'
+                             % (name, m))
+            self.assertLess(took, TIMEOUT_MS / 1000 + SLACK)
+        time.sleep(1.2)   # stale.test's 1 s TTL runs out: it is served stale
+        self.assertEqual(d.query('stale.test').values('A'), ['192.0.2.77'])
+        self.assertEqual(d.query('check.test').rcode_name, 'SERVFAIL', 'stale check-domain')
+
     def test_max_inflight_overflow(self):
         u = self.start_unbound()
         d = self.start_daemon(u, max_inflight=5, timeout_ms=TIMEOUT_MS)

@@ -649,6 +649,33 @@ test_cache_serve_stale (void)
   g_assert_cmpuint (ddr_dns_cache_size (cache), ==, 0);
 }
 
+/* The check-domain: never stored, never answered, fresh or stale; other names unaffected. */
+static void
+test_cache_uncached_name (void)
+{
+  g_autoptr(DdrDnsCache) cache = ddr_dns_cache_new (10, 0, 86400);
+  Msg check = www, shouty = www, other = www;
+  guint8 wire[DDR_DNS_MAX_NAME];
+  gsize len;
+
+  check.name = "check.example";
+  shouty.name = "CHECK.Example.";
+  other.name = "sub.check.example";
+  g_assert_true (insert (cache, &check, T0));
+  g_assert_true (ddr_dns_name_from_string ("check.example", wire, &len));
+  ddr_dns_cache_set_uncached (cache, wire, len);
+  /* what was stored before is not served either */
+  g_assert_cmpint (probe (cache, &check, T0 + 1, FALSE), ==, DDR_DNS_CACHE_MISS);
+  g_assert_cmpint (probe (cache, &check, T0 + 1000, TRUE), ==, DDR_DNS_CACHE_MISS);
+  g_assert_false (insert (cache, &shouty, T0));
+  g_assert_cmpint (probe (cache, &shouty, T0 + 1, TRUE), ==, DDR_DNS_CACHE_MISS);
+  g_assert_true (insert (cache, &other, T0));
+  g_assert_cmpint (probe (cache, &other, T0 + 1, FALSE), ==, DDR_DNS_CACHE_HIT);
+  ddr_dns_cache_set_uncached (cache, NULL, 0);
+  g_assert_true (insert (cache, &check, T0));
+  g_assert_cmpint (probe (cache, &check, T0 + 1, FALSE), ==, DDR_DNS_CACHE_HIT);
+}
+
 static void
 test_cache_small_buffer (void)
 {
@@ -680,6 +707,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/dns-cache/hit-aged", test_cache_hit_aged);
   g_test_add_func ("/dns-cache/expiry", test_cache_expiry);
+  g_test_add_func ("/dns-cache/uncached-name", test_cache_uncached_name);
   g_test_add_func ("/dns-cache/negative-nxdomain", test_cache_negative_nxdomain);
   g_test_add_func ("/dns-cache/nodata", test_cache_nodata);
   g_test_add_func ("/dns-cache/errors-not-cached", test_cache_errors_not_cached);
