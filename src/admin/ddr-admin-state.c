@@ -12,16 +12,29 @@
 
 #include "ddr-admin-install.h"
 #include "ddr-admin-state.h"
+#include "ddr-admin-state-check.h"
 
 #define GROUP "install"
 
 struct _DdrInstallState {
   char       *root;
   GKeyFile   *kf;
-  /* In a run: the content files of an earlier install had before this run rewrote
-   * them (path -> GBytes), so a failed re-install can put them back. */
+  /* In a run: the files of an earlier install as they were before this run rewrote
+   * them (path -> Previous), so a failed re-install can put them back. */
   GHashTable *previous;
 };
+
+typedef struct {
+  GBytes *data;
+  GStatBuf st;     /* mode, owner and group to put back */
+} Previous;
+
+static void
+previous_free (Previous *p)
+{
+  g_bytes_unref (p->data);
+  g_free (p);
+}
 
 static char *
 state_path (const char *root)
@@ -48,7 +61,7 @@ ddr_install_state_new (const char *root)
   state->root = g_strdup (root);
   state->kf = g_key_file_new ();
   state->previous = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                           (GDestroyNotify) g_bytes_unref);
+                                           (GDestroyNotify) previous_free);
   return state;
 }
 
@@ -61,6 +74,31 @@ ddr_install_state_free (DdrInstallState *state)
   g_hash_table_unref (state->previous);
   g_free (state->root);
   g_free (state);
+}
+
+static const char *const lists[] = { "created", "replaced", "dirs", "enabled", "disabled",
+                                     "restart", NULL };
+
+/* Uninstall acts on these entries as root: a file that names anything install does
+ * not write is refused whole, before anything is touched. */
+static gboolean
+check_entries (DdrInstallState *state, const char *path, GError **error)
+{
+  for (guint i = 0; lists[i]; i++)
+    {
+      g_auto(GStrv) values = ddr_install_state_list (state, lists[i]);
+
+      for (guint j = 0; values[j]; j++)
+        if (!ddr_admin_state_entry_ok (lists[i], values[j]))
+          {
+            g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                         _("%s: refusing %s=%s: not something install writes (the file "
+                           "was changed by hand or is damaged; remove the entry, or the "
+                           "file, and undo by hand)"), path, lists[i], values[j]);
+            return FALSE;
+          }
+    }
+  return TRUE;
 }
 
 DdrInstallState *
@@ -79,6 +117,8 @@ ddr_install_state_load (const char *root, gboolean *existed, GError **error)
                    local_error->message);
       return NULL;
     }
+  if (!check_entries (state, path, error))
+    return NULL;
   *existed = TRUE;
   return g_steal_pointer (&state);
 }
@@ -129,9 +169,6 @@ ddr_install_state_get (DdrInstallState *state, const char *key)
   /* Interned: the keys are few and the CLI is short-lived. */
   return value ? g_intern_string (value) : NULL;
 }
-
-static const char *const lists[] = { "created", "replaced", "dirs", "enabled", "disabled",
-                                     "restart", NULL };
 
 void
 ddr_install_state_merge (DdrInstallState *state, DdrInstallState *other)
@@ -200,6 +237,24 @@ ddr_install_state_save (DdrInstallState *state, GError **error)
   return g_file_set_contents_full (path, data, len, G_FILE_SET_CONTENTS_CONSISTENT, 0644, error);
 }
 
+/* Writes data to path with the mode, owner and group of st (Debian's dnsdist.conf is
+ * root:_dnsdist 0640, the dispatcher script 0755: what is put back must still work). */
+static gboolean
+write_like (const char *path, const char *data, gsize len, const GStatBuf *st, GError **error)
+{
+  if (!g_file_set_contents_full (path, data, len, G_FILE_SET_CONTENTS_CONSISTENT,
+                                 st->st_mode & 07777, error))
+    return FALSE;
+  if (chown (path, st->st_uid, st->st_gid) != 0 && geteuid () == 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   _("cannot restore the owner of %s: %s"), path, g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 copy_file (const char *from, const char *to, GError **error)
 {
@@ -209,20 +264,16 @@ copy_file (const char *from, const char *to, GError **error)
 
   if (g_stat (from, &st) != 0)
     return g_file_get_contents (from, &data, &len, error);
-  if (!g_file_get_contents (from, &data, &len, error)
-      || !g_file_set_contents_full (to, data, len, G_FILE_SET_CONTENTS_CONSISTENT,
-                                    st.st_mode & 07777, error))
-    return FALSE;
-  /* Owner and group too: Debian's dnsdist.conf is root:_dnsdist 0640, and dnsdist
-   * must still read the file uninstall puts back. */
-  if (chown (to, st.st_uid, st.st_gid) != 0 && geteuid () == 0)
-    {
-      int saved = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
-                   _("cannot restore the owner of %s: %s"), to, g_strerror (saved));
-      return FALSE;
-    }
-  return TRUE;
+  return g_file_get_contents (from, &data, &len, error) && write_like (to, data, len, &st, error);
+}
+
+static gboolean
+put_back (const char *path, const Previous *p, GError **error)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (p->data, &len);
+
+  return write_like (path, data, len, &p->st, error);
 }
 
 gboolean
@@ -240,10 +291,16 @@ ddr_install_state_write (DdrInstallState *run, DdrInstallState *known, const cha
     {
       g_autofree char *old = NULL;
       gsize old_len = 0;
+      GStatBuf st;
 
-      if (g_file_get_contents (full, &old, &old_len, NULL))
-        g_hash_table_insert (run->previous, g_strdup (path),
-                             g_bytes_new_take (g_steal_pointer (&old), old_len));
+      if (g_stat (full, &st) == 0 && g_file_get_contents (full, &old, &old_len, NULL))
+        {
+          Previous *p = g_new0 (Previous, 1);
+
+          p->data = g_bytes_new_take (g_steal_pointer (&old), old_len);
+          p->st = st;
+          g_hash_table_insert (run->previous, g_strdup (path), p);
+        }
     }
   if (!tracked && g_file_test (full, G_FILE_TEST_EXISTS))
     {
@@ -348,11 +405,8 @@ ddr_install_state_rollback (DdrInstallState *run, const char *known_before, GErr
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
       g_autofree char *full = ddr_admin_path (run->root, key);
-      gsize len;
-      const char *data = g_bytes_get_data (value, &len);
 
-      if (!g_file_set_contents_full (full, data, len, G_FILE_SET_CONTENTS_CONSISTENT, 0644,
-                                     error))
+      if (!put_back (full, value, error))
         return FALSE;
       g_print (_("Restored the previous %s\n"), full);
     }

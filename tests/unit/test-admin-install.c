@@ -160,6 +160,97 @@ test_state_write_and_undo (void)
   g_set_print_handler (tap_print);
 }
 
+/* A failed re-install puts back the files it rewrote with their mode: the
+ * dispatcher script must keep its run bit (it used to come back 0644). */
+static void
+test_state_rollback_keeps_mode (void)
+{
+  g_autofree char *root = g_dir_make_tmp ("ddr-state-XXXXXX", NULL);
+  g_autofree char *script = g_build_filename (root, "etc", "NetworkManager", "dispatcher.d",
+                                              "90-threatstop-ddr", NULL);
+  g_autoptr(DdrInstallState) known = ddr_install_state_new (root);
+  g_autoptr(DdrInstallState) run = ddr_install_state_new (root);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  GPrintFunc tap_print = g_set_print_handler (to_stderr);
+  const char *path = "/etc/NetworkManager/dispatcher.d/90-threatstop-ddr";
+  GStatBuf st;
+
+  g_assert_true (ddr_install_state_write (known, NULL, path, "#!/bin/sh\nold\n", -1, 0755,
+                                          &error));
+  g_assert_true (ddr_install_state_write (run, known, path, "#!/bin/sh\nnew\n", -1, 0755,
+                                          &error));
+  g_assert_true (ddr_install_state_rollback (run, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (script, &text, NULL, NULL));
+  g_assert_cmpstr (text, ==, "#!/bin/sh\nold\n");
+  g_assert_cmpint (g_stat (script, &st), ==, 0);
+  g_assert_cmpuint (st.st_mode & 07777, ==, 0755);
+  g_assert_true (ddr_install_state_undo_files (known, &error));
+  g_set_print_handler (tap_print);
+  g_assert_no_error (error);
+}
+
+static void
+write_state (const char *root, const char *text)
+{
+  g_autofree char *path = g_build_filename (root, DDR_SYSCONFDIR, "install.state", NULL);
+  g_autofree char *dir = g_path_get_dirname (path);
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+}
+
+/* install.state is trusted by uninstall to remove and restore files: only the paths
+ * and units install writes are accepted, never "..", never another file. */
+static void
+test_state_load_refuses_foreign_entries (void)
+{
+  static const char *const bad[] = {
+    "[install]\ncreated=/etc/passwd;\n",
+    "[install]\ncreated=" DDR_SYSCONFDIR "/../../../etc/shadow;\n",
+    "[install]\nreplaced=/etc/systemd/system/../../passwd;\n",
+    "[install]\ncreated=etc/threatstop-ddr/ddr.conf;\n",
+    "[install]\ndirs=/var/lib;\n",
+    "[install]\ndirs=/etc/./x;\n",
+    "[install]\nenabled=ssh.service;\n",
+    "[install]\nrestart=../../x.service;\n",
+    "[install]\ncreated=/etc/NetworkManager/dispatcher.d/99-evil;\n",
+  };
+  g_autofree char *root = g_dir_make_tmp ("ddr-state-XXXXXX", NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(DdrInstallState) state = NULL;
+      gboolean existed = FALSE;
+
+      write_state (root, bad[i]);
+      state = ddr_install_state_load (root, &existed, &error);
+      g_assert_null (state);
+      g_assert_nonnull (error);
+      g_assert_nonnull (strstr (error->message, "install.state"));
+    }
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(DdrInstallState) state = NULL;
+    gboolean existed = FALSE;
+
+    write_state (root, "[install]\ncreated=" DDR_SYSCONFDIR "/ddr.conf;"
+                 "/etc/systemd/system/threatstop-ddr.service;"
+                 "/etc/NetworkManager/dispatcher.d/90-threatstop-ddr;\n"
+                 "replaced=/etc/systemd/resolved.conf.d/threatstop-ddr.conf;"
+                 "/etc/dnsdist/dnsdist.conf;\n"
+                 "dirs=/etc/systemd/resolved.conf.d;" DDR_SYSCONFDIR ";"
+                 DDR_SYSCONFDIR "/backup;\n"
+                 "enabled=threatstop-ddr.service;dnsdist.service;\n"
+                 "restart=systemd-resolved.service;\nengine=ddr\n");
+    state = ddr_install_state_load (root, &existed, &error);
+    g_assert_no_error (error);
+    g_assert_true (existed);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -171,5 +262,8 @@ main (int argc, char **argv)
                    test_validate_loopback_and_errors);
   g_test_add_func ("/admin-install/dnsdist-render", test_dnsdist_render);
   g_test_add_func ("/admin-install/state-write-and-undo", test_state_write_and_undo);
+  g_test_add_func ("/admin-install/state-rollback-keeps-mode", test_state_rollback_keeps_mode);
+  g_test_add_func ("/admin-install/state-load-refuses-foreign-entries",
+                   test_state_load_refuses_foreign_entries);
   return g_test_run ();
 }
