@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -229,8 +230,27 @@ class TestSteerRealResolved(unittest.TestCase):
         self.driver.set(True)
         self.assert_steered('again.check.test', 'on again')
 
-        # resolved forgets runtime link settings when it restarts: ours come back
+        # "resolvectl revert ddr0" behind the backend's back: reported at once (issue 10.4)
+        t0 = time.monotonic()
+        r = self.run_inside([os.path.join(self.rroot, 'usr', 'bin', 'resolvectl'), 'revert',
+                             'ddr0'])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_until(lambda: self.driver.losses()[0] == 1, 5, interval=0.01,
+                   what='the revert reported as a loss')
+        ms = (time.monotonic() - t0) * 1000
+        print('# real resolved: resolvectl revert ddr0 -> loss reported: %d ms' % ms, flush=True)
+        self.assertLess(ms, 1000)
+        self.assertIn('reverted', self.driver.losses()[1])
+        self.driver.set(True)
+        self.assert_steered('reverted.check.test', 'steered again after a revert')
+
+        # resolved forgets runtime link settings when it restarts: a loss, and ours come back
+        t0 = time.monotonic()
         self.stop_resolved()
+        wait_until(lambda: self.driver.losses()[0] == 2, 5, interval=0.01,
+                   what='resolved stopping reported as a loss')
+        print('# real resolved: stopped -> loss reported: %d ms'
+              % ((time.monotonic() - t0) * 1000), flush=True)
         self.start_resolved()
         wait_until(lambda: 'DNS Servers: 127.0.0.1' in self.link_status(), 10,
                    what='the steering re-applied after resolved restarted')
