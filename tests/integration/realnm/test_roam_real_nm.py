@@ -12,7 +12,9 @@ The tests run in order on one world (NetworkManager starts once):
   2 portal: NM's own check sees the portal -> State portal, the network's server
     is back in resolv.conf (the login page must resolve);
   3 login -> protected again;
-  4 the dispatcher script really reached the daemon (network_events);
+  4 the dispatcher script really reached the daemon (network_events); then steering
+    undone behind the daemon's back (nmcli connection down threatstop-ddr, ip link del
+    ddr0): State leaves protected within 1 s and is protected again by itself;
   5 SIGKILL -> what systemd's ExecStopPost does (restore-dns) puts the network's
     server back within 1 s;
   6 a daemon SIGKILLed without restore-dns, restarted: protected again with one
@@ -486,6 +488,33 @@ class TestRoamRealNM(unittest.TestCase):
                 self.assertNotRegex(line, r'failed|(exit|status) [1-9]|timed out', line)
         self.assertRegex(d.log(), r'(?i)connectivity-change',
                          'the daemon log does not show the dispatched event')
+
+    def steering_lost_and_back(self, label, cmd):
+        """cmd, run inside the machine, undoes the steering behind the daemon's back:
+        State leaves protected within 1 s and comes back by itself (issue 10.4)."""
+        self.ensure_daemon()
+        self.wait_state('protected', 30)
+        self.wait_servers([RELAY], 2, 'protected before: ' + label)
+        t0 = time.monotonic()
+        p = subprocess.run(self.w.inside(cmd), capture_output=True, text=True, timeout=30,
+                           stdin=subprocess.DEVNULL, env=self.w.env())
+        self.assertEqual(p.returncode, 0, '%s: %s%s' % (cmd, p.stdout, p.stderr))
+        seen = self.observe({'left': lambda: self.state() != 'protected'}, 10)
+        reaction('%s -> State leaves protected' % label, (seen['left'] - t0) * 1000)
+        self.assertLess(seen['left'] - t0, 1.0, label)
+        t = self.wait_state('protected', 30)
+        reaction('%s -> State protected again' % label, (t - t0) * 1000)
+        self.wait_servers([RELAY], 5, 'steered again after: ' + label)
+        self.assertIn(OWNED_ID, self.w.active_connection_ids())
+        self.assertIn('undone', str(self.prop('LastError')))
+        self.assertProtected('after ' + label)
+
+    def test_4b_nmcli_connection_down(self):
+        self.steering_lost_and_back('nmcli connection down threatstop-ddr',
+                                    ['nmcli', 'connection', 'down', OWNED_ID])
+
+    def test_4c_ip_link_del(self):
+        self.steering_lost_and_back('ip link del ddr0', [rig.tool('ip'), 'link', 'del', 'ddr0'])
 
     def test_5_sigkill_restores_network_dns(self):
         d = self.ensure_daemon()
