@@ -8,6 +8,7 @@
 #include "ddr-admin-client.h"
 #include "ddr-admin-restore.h"
 #include "ddr-admin-install.h"
+#include "ddr-admin-metrics.h"
 #include "ddr-admin-status.h"
 
 /* The CLI's default pause (DESIGN.md); Pause() itself takes 0 = until resumed. */
@@ -18,6 +19,7 @@ typedef struct {
   char    *action;
   gboolean json;
   char    *minutes;
+  char    *output;
   char    *root;
   char    *state_dir;
 } Options;
@@ -65,11 +67,13 @@ main (int argc, char **argv)
   GOptionEntry entries[] = {
     { "action", 0, 0, G_OPTION_ARG_STRING, &o.action,
       N_("What to do: status, check, reload, pause, resume, reprobe, restore-dns, install, "
-         "uninstall"), N_("ACTION") },
+         "uninstall, metrics"), N_("ACTION") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &o.json,
       N_("With --action=status: print one JSON object for scripts"), NULL },
     { "minutes", 0, 0, G_OPTION_ARG_STRING, &o.minutes,
       N_("With --action=pause: how long (default 15; 0 = until resumed)"), N_("N") },
+    { "output", 0, 0, G_OPTION_ARG_FILENAME, &o.output,
+      N_("With --action=metrics: replace FILE atomically instead of printing"), N_("FILE") },
     { "root", 0, 0, G_OPTION_ARG_FILENAME, &o.root,
       N_("Put every file path under DIR (tests, image building)"), N_("DIR") },
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &o.state_dir,
@@ -80,6 +84,7 @@ main (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autofree char *action = NULL;
   g_autofree char *minutes = NULL;
+  g_autofree char *output = NULL;
   g_autofree char *root = NULL;
   g_autofree char *state_dir = NULL;
   g_auto(DdrInstallOptions) install = { 0 };
@@ -108,6 +113,7 @@ main (int argc, char **argv)
     }
   action = o.action;
   minutes = o.minutes;
+  output = o.output;
   root = o.root;
   state_dir = o.state_dir;
   if (argc > 1)
@@ -132,6 +138,11 @@ main (int argc, char **argv)
       return 2;
     }
 
+  if (o.output && !g_str_equal (action, "metrics"))
+    {
+      g_printerr (_("threatstop-ddr-admin: --output only goes with --action=metrics\n"));
+      return 2;
+    }
   if (o.state_dir && !g_str_equal (action, "restore-dns"))
     {
       g_printerr (_("threatstop-ddr-admin: --state-dir only goes with --action=restore-dns\n"));
@@ -160,7 +171,9 @@ main (int argc, char **argv)
     return simple_call ("Reprobe", NULL, _("The daemon is checking the network again."));
   if (g_str_equal (action, "restore-dns"))
     return ddr_admin_restore_dns (o.root, o.state_dir);
+  if (g_str_equal (action, "metrics"))
+    return ddr_admin_metrics (o.output);
   g_printerr (_("threatstop-ddr-admin: unknown action \"%s\"; expected one of status, check, "
-                "reload, pause, resume, reprobe, restore-dns, install, uninstall\n"), action);
+                "reload, pause, resume, reprobe, restore-dns, install, uninstall, metrics\n"), action);
   return 2;
 }
