@@ -1,0 +1,274 @@
+#!/usr/bin/python3
+"""Issue 13: `threatstop-ddr-admin --action=metrics` against the real daemon.
+
+The roaming rig (roamrig.py: NM mock, portal responder, network DNS, unbound DoH in a
+private namespace) drives the daemon through its states; in each one the CLI's text is
+checked by `promtool check metrics` (Prometheus' own linter: it must say nothing) and
+parsed: the state one-hot, protected, the counters, the upstream by URL, and no network
+name anywhere. With the daemon stopped the text still says threatstop_ddr_up 0 and the
+CLI exits 0. --output replaces the file atomically (strace: only rename() reaches the
+final name). The packaged timer and service pass `systemd-analyze verify`."""
+
+import os
+import re
+import subprocess
+import time
+import unittest
+
+import dbus
+
+import busrig
+import rig
+import roamrig
+from roamrig import WIFI_ID, WIFI_UUID, RoamTestCase
+
+SRC = busrig.SRC
+TEXTFILE = '/var/lib/prometheus/node-exporter/threatstop_ddr.prom'
+STATES = ['starting', 'forwarding', 'offline', 'probing', 'portal', 'protected',
+          'unreachable', 'trusted', 'paused', 'stopped']
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def unescape(v):
+    return re.sub(r'\\(.)', lambda m: '\n' if m.group(1) == 'n' else m.group(1), v)
+
+
+def parse(text):
+    """{(name, ((label, value), ...)): float} of every sample line."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith('#'):
+            continue
+        m = SAMPLE.match(line)
+        if not m:
+            raise AssertionError('not a sample line: %r' % line)
+        labels = tuple(sorted((k, unescape(v)) for k, v in LABEL.findall(m.group(2) or '')))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def promtool_check(test, text):
+    p = subprocess.run([rig.tool('promtool'), 'check', 'metrics'], input=text,
+                       capture_output=True, text=True, timeout=30)
+    test.assertEqual((p.returncode, p.stdout + p.stderr), (0, ''), text)
+
+
+def metric(samples, name, **labels):
+    return samples.get((name, tuple(sorted(labels.items()))))
+
+
+class MetricsMixin:
+
+    def scrape(self, expect_state, **kw):
+        """The CLI's text in the current state: exit 0, promtool silent, one-hot."""
+        r = self.admin('--action=metrics', **kw)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        promtool_check(self, r.stdout)
+        s = parse(r.stdout)
+        states = {dict(k[1])['state']: v for k, v in s.items() if k[0] == 'threatstop_ddr_state'}
+        self.assertEqual(sorted(states), sorted(STATES))
+        self.assertEqual([k for k, v in states.items() if v == 1], [expect_state], r.stdout)
+        self.assertEqual(sum(states.values()), 1)
+        self.assertEqual(metric(s, 'threatstop_ddr_up'), 0 if expect_state == 'stopped' else 1)
+        # private: no network name, no query name, no portal address
+        for secret in (WIFI_ID, 'hotel', 'portal.test', 'allowed.test', 'example.com'):
+            self.assertNotIn(secret, r.stdout)
+        print('# metrics in state %s: %d samples, promtool silent' % (expect_state, len(s)))
+        return s, r
+
+
+class TestMetricsRoaming(MetricsMixin, RoamTestCase):
+
+    def test_states_through_the_rig(self):
+        self.allow(busrig.POLKIT_PAUSE)
+        # probing: our portal probe has not answered yet (a slow portal)
+        self.portal.mode = 'portal'
+        self.portal.delay = 2.5
+        d, _ = self.start_roam_daemon(wait_state='probing')
+        self.scrape('probing')
+        self.wait_state('portal', time.monotonic())
+        s, _ = self.scrape('portal')
+        self.assertEqual(metric(s, 'threatstop_ddr_protected'), 0)
+        self.assertGreater(metric(s, 'threatstop_ddr_unprotected_since_seconds'), 1e9)
+
+        # protected, with traffic: counters, upstream by URL, latency in seconds
+        self.portal.delay = 0
+        self.portal.mode = 'full'
+        t0 = time.monotonic()
+        self.iface().Reprobe()
+        self.wait_state('protected', t0, 15)
+        for _ in range(3):
+            self.assertIsNotNone(self.relay('allowed.test'))
+        self.relay('allowed.test')       # a cache hit
+        s, r = self.scrape('protected')
+        stats = self.statistics()
+        self.assertEqual(metric(s, 'threatstop_ddr_protected'), 1)
+        self.assertEqual(metric(s, 'threatstop_ddr_unprotected_since_seconds'), 0)
+        self.assertEqual(metric(s, 'threatstop_ddr_service_reachable'), 1)
+        self.assertEqual(metric(s, 'threatstop_ddr_info', version=str(self.prop('Version')),
+                                backend='networkmanager'), 1)
+        self.assertGreaterEqual(metric(s, 'threatstop_ddr_queries_total'), 4)
+        self.assertGreaterEqual(metric(s, 'threatstop_ddr_cache_hits_total'), 1)
+        self.assertLessEqual(metric(s, 'threatstop_ddr_queries_total'), stats['queries'])
+        url = self.unbound.url
+        self.assertEqual(metric(s, 'threatstop_ddr_upstream_healthy', url=url), 1)
+        self.assertGreaterEqual(metric(s, 'threatstop_ddr_upstream_queries_total', url=url), 1)
+        self.assertEqual(metric(s, 'threatstop_ddr_upstream_errors_total', url=url), 0)
+        p99 = metric(s, 'threatstop_ddr_answer_latency_p99_seconds')
+        self.assertGreater(p99, 0)
+        self.assertLess(p99, 5)
+        for name in ('servfail_answers', 'refused_queries', 'malformed_queries',
+                     'overflow_queries', 'network_events', 'local_forwards'):
+            self.assertIsNotNone(metric(s, 'threatstop_ddr_%s_total' % name), name)
+
+        t0 = time.monotonic()
+        self.iface().Pause(dbus.UInt32(1))
+        self.wait_state('paused', t0)
+        self.scrape('paused')
+        t0 = time.monotonic()
+        self.iface().Resume()
+        self.wait_state('protected', t0)
+
+        t0 = time.monotonic()
+        self.nm.set_connectivity('NONE')
+        self.wait_state('offline', t0)
+        self.scrape('offline')
+        t0 = time.monotonic()
+        self.nm.set_connectivity('FULL')
+        self.wait_state('protected', t0)
+
+        self.unbound.stop()
+        t0 = time.monotonic()
+        self.relay('allowed.test')
+        self.wait_state('unreachable', t0, 10)
+        s, _ = self.scrape('unreachable')
+        self.assertEqual(metric(s, 'threatstop_ddr_upstream_healthy', url=url), 0)
+        self.assertGreaterEqual(metric(s, 'threatstop_ddr_upstream_errors_total', url=url), 1)
+        self.assertEqual(metric(s, 'threatstop_ddr_service_reachable'), 0)
+
+        # stopped: a scrape must not fail
+        self.assertEqual(d.stop(), 0)
+        s, r = self.scrape('stopped')
+        self.assertEqual(sorted(k[0] for k in s), ['threatstop_ddr_state'] * len(STATES)
+                         + ['threatstop_ddr_up'])
+        self.assertIn('not running', r.stderr)
+
+        self.unbound.start()
+        d, _ = self.start_roam_daemon('ddrd-trusted', wait_state='trusted',
+                                      trusted_networks=WIFI_UUID)
+        self.scrape('trusted')
+        self.assertEqual(d.stop(), 0)
+        d, _ = self.start_roam_daemon('ddrd-fwd', wait_state='forwarding', enabled='false')
+        s, _ = self.scrape('forwarding')
+        self.assertEqual(metric(s, 'threatstop_ddr_unprotected_since_seconds'), 0)
+
+
+class TestMetricsOutput(MetricsMixin, busrig.BusTestCase):
+
+    def setUp(self):
+        roamrig.enter_private_world()    # importing roamrig unshared the network: lo up
+        super().setUp()
+
+    def test_output_replaces_the_file_atomically(self):
+        self.start_bus_daemon()
+        out = self.path('textfile', 'threatstop_ddr.prom')
+        os.makedirs(os.path.dirname(out))
+        with open(out, 'w') as f:
+            f.write('old\n')
+        trace = self.path('strace.txt')
+        cmd = [rig.tool('strace'), '-f', '-qq', '-o', trace, '-e',
+               'trace=open,openat,creat,truncate,rename,renameat,renameat2',
+               busrig.admin_binary(), '--action=metrics', '--output=' + out]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, '', ''))
+        with open(out) as f:
+            text = f.read()
+        promtool_check(self, text)
+        self.assertEqual(metric(parse(text), 'threatstop_ddr_state', state='forwarding'), 1)
+        self.assertEqual(os.stat(out).st_mode & 0o777, 0o644)
+        self.assertEqual(os.listdir(os.path.dirname(out)), ['threatstop_ddr.prom'])
+        with open(trace) as f:
+            calls = [l for l in f.read().splitlines() if os.path.dirname(out) in l]
+        # the final name is reached only by rename() of a temp file beside it
+        self.assertEqual([c for c in calls if '"%s"' % out in c and 'rename' not in c], [],
+                         calls)
+        renames = [c for c in calls if 'rename' in c and c.rstrip().endswith('= 0')]
+        self.assertEqual(len(renames), 1, calls)
+        self.assertRegex(renames[0], r'"%s\.\w+", .*"%s"' % (re.escape(out), re.escape(out)))
+
+    def test_daemon_down(self):
+        # no daemon on the bus, then no bus at all: up 0, exit 0, promtool silent
+        self.scrape('stopped')
+        s, r = self.scrape('stopped', env={'DBUS_SYSTEM_BUS_ADDRESS':
+                                           'unix:path=' + self.path('no-bus')})
+        self.assertIn('system bus', r.stderr)
+        out = self.path('m.prom')
+        r = self.admin('--action=metrics', '--output=' + out,
+                       env={'DBUS_SYSTEM_BUS_ADDRESS': 'unix:path=' + self.path('no-bus')})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out) as f:
+            self.assertIn('\nthreatstop_ddr_up 0\n', f.read())
+        # an output that cannot be written is a failure, with a sentence
+        r = self.admin('--action=metrics', '--output=' + self.path('missing', 'm.prom'))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('cannot write the metrics', r.stderr)
+        # --output belongs to metrics
+        r = self.admin('--action=status', '--output=' + out)
+        self.assertEqual(r.returncode, 2)
+
+
+class TestMetricsUnits(rig.RigTestCase):
+
+    def render(self, name):
+        bdir = os.path.abspath(rig.build_dir())
+        with open(os.path.join(SRC, 'data', name + '.in')) as f:
+            text = f.read()
+        text = text.replace('@bindir@', os.path.join(bdir, 'src', 'admin'))
+        self.assertNotIn('@', re.sub(r'@(system-service|privileged|resources)', '', text))
+        return text
+
+    def test_units_verify(self):
+        udir = self.path('unit')
+        os.makedirs(udir)
+        for name in ('threatstop-ddr-metrics.service', 'threatstop-ddr-metrics.timer'):
+            text = self.render(name) if name.endswith('.service') else \
+                open(os.path.join(SRC, 'data', name)).read()
+            with open(os.path.join(udir, name), 'w') as f:
+                f.write(text)
+        service = open(os.path.join(udir, 'threatstop-ddr-metrics.service')).read()
+        self.assertRegex(service, r'\nExecStart=\S+/threatstop-ddr-admin --action=metrics '
+                         r'--output=%s\n' % re.escape(TEXTFILE))
+        timer = open(os.path.join(udir, 'threatstop-ddr-metrics.timer')).read()
+        self.assertIn('\nOnCalendar=minutely\n', timer)
+        mandir = self.path('man', 'man8')
+        os.makedirs(mandir)
+        os.symlink(os.path.join(SRC, 'data', 'man', 'threatstop-ddr-admin.8'),
+                   os.path.join(mandir, 'threatstop-ddr-admin.8'))
+        env = dict(os.environ, MANPATH=self.path('man'))
+        for name in ('threatstop-ddr-metrics.service', 'threatstop-ddr-metrics.timer'):
+            with self.subTest(unit=name):
+                p = subprocess.run([rig.tool('systemd-analyze'), 'verify',
+                                    os.path.join(udir, name)],
+                                   capture_output=True, text=True, env=env, cwd=udir)
+                self.assertEqual((p.returncode, p.stdout + p.stderr), (0, ''))
+        # root without capabilities on a read-only system: rated "OK" (1.1 with systemd 252)
+        p = subprocess.run([rig.tool('systemd-analyze'), 'security', '--offline=true',
+                            os.path.join(udir, 'threatstop-ddr-metrics.service')],
+                           capture_output=True, text=True, env=env, cwd=udir)
+        m = re.search(r'Overall exposure level for \S+: ([0-9.]+)', p.stdout + p.stderr)
+        self.assertIsNotNone(m, p.stdout + p.stderr)
+        print('# systemd-analyze security threatstop-ddr-metrics.service: %s' % m.group(1))
+        self.assertLessEqual(float(m.group(1)), 1.5)
+        # and verify sees a broken one
+        with open(os.path.join(udir, 'threatstop-ddr-metrics.service'), 'w') as f:
+            f.write(service.replace('/threatstop-ddr-admin ', '/no-such-admin '))
+        p = subprocess.run([rig.tool('systemd-analyze'), 'verify',
+                            os.path.join(udir, 'threatstop-ddr-metrics.service')],
+                           capture_output=True, text=True, env=env, cwd=udir)
+        self.assertIn('no-such-admin', p.stdout + p.stderr)
+
+
+if __name__ == '__main__':
+    unittest.main()
