@@ -30,6 +30,8 @@ PKG = 'threatstop-ddr'
 EXPECTED = [
     '/etc/threatstop-ddr/ddr.conf',
     '/lib/systemd/system/threatstop-ddr.service',
+    '/lib/systemd/system/threatstop-ddr-metrics.service',
+    '/lib/systemd/system/threatstop-ddr-metrics.timer',
     '/usr/bin/threatstop-ddr-admin',
     '/usr/sbin/threatstop-ddrd',
     '/usr/lib/NetworkManager/dispatcher.d/90-threatstop-ddr',
@@ -254,6 +256,9 @@ class TestPackaging(unittest.TestCase):
         # not enabled, not started: it needs a URL first (threatstop-ddr-admin --action=install)
         self.assertFalse(os.path.lexists(os.path.join(
             root, 'etc/systemd/system/multi-user.target.wants/threatstop-ddr.service')))
+        # nor is the metrics timer: the admin turns it on (README, "Monitoring a fleet")
+        self.assertFalse(os.path.lexists(os.path.join(
+            root, 'etc/systemd/system/timers.target.wants/threatstop-ddr-metrics.timer')))
 
         # the admin's install inside the root (--root=/ there: files only, no service,
         # no probe), and what the daemon leaves behind at run time
