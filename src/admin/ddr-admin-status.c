@@ -144,7 +144,9 @@ print_human (GVariant *p, GVariant *st)
 
       g_print ("%-24s %s\n", _("Unprotected since:"), t);
     }
-  if (paused_until != 0)
+  if (paused_until == G_MAXUINT64)
+    g_print ("%-24s %s\n", _("Paused until:"), _("resumed (--action=resume)"));
+  else if (paused_until != 0)
     {
       g_autofree char *t = format_time (paused_until);
 

@@ -449,7 +449,7 @@ ddr_roam_pause_rearm (DdrRoamController *self)
 {
   gint64 now_ms = g_get_real_time () / 1000;
 
-  if (!self->facts.paused || !self->paused_until)
+  if (!self->facts.paused || self->paused_until == G_MAXUINT64)
     return;
   if ((gint64) self->paused_until * 1000 <= now_ms)
     ddr_roam_controller_resume (self, NULL);
@@ -465,10 +465,19 @@ ddr_roam_controller_pause (DdrRoamController *self, guint minutes, GError **erro
   g_clear_handle_id (&self->pause_id, g_source_remove);
   self->facts.paused = TRUE;
   ddr_roam_checks_hold (self);
-  self->paused_until = minutes ? (guint64) (g_get_real_time () / 1000 + ms) / 1000 : 0;
+  /* DESIGN: PausedUntil 0 = not paused, G_MAXUINT64 = until Resume(). */
+  self->paused_until = minutes ? (guint64) (g_get_real_time () / 1000 + ms) / 1000 : G_MAXUINT64;
   if (minutes)
-    arm_pause_timer (self, ms);
-  g_message ("protection paused %s", minutes ? "for a while" : "until resumed");
+    {
+      g_autoptr(GDateTime) until = g_date_time_new_from_unix_local ((gint64) self->paused_until);
+      g_autofree char *text = until ? g_date_time_format (until, "%Y-%m-%d %H:%M:%S") : NULL;
+
+      arm_pause_timer (self, ms);
+      g_message ("protection paused for %u minute%s, until %s", minutes, minutes == 1 ? "" : "s",
+                 text ? text : "?");
+    }
+  else
+    g_message ("protection paused until resumed");
   self->changed_us = g_get_monotonic_time ();
   ddr_roam_update (self);
   return TRUE;
@@ -482,6 +491,7 @@ ddr_roam_controller_resume (DdrRoamController *self, GError **error)
   g_clear_handle_id (&self->pause_id, g_source_remove);
   self->facts.paused = FALSE;
   self->paused_until = 0;
+  g_message ("protection resumed");
   self->changed_us = g_get_monotonic_time ();
   ddr_roam_checks_reprobe (self);
   ddr_roam_update (self);

@@ -28,7 +28,7 @@ typedef struct {
   const char  *network;          /* connection id or "" */
   const char  *portal_url;       /* "" unless in a portal */
   gboolean     service_reachable;
-  guint64      paused_until;     /* unix seconds; 0 = not paused or until Resume() */
+  guint64      paused_until;     /* unix seconds; 0 = not paused; G_MAXUINT64 = until Resume() */
   const char  *dns_backend;
   const char  *last_error;       /* "" = none */
 } DdrRoamStatus;

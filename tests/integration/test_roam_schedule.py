@@ -166,3 +166,28 @@ class TestRoamScheduleRecovery(ScheduleCase):
         t0 = time.monotonic()
         self.iface().Resume()
         self.wait_state('portal', t0)
+
+
+class TestRoamScheduleBookkeeping(ScheduleCase):
+
+    def test_pause_until_resumed(self):
+        """Pause(0) publishes G_MAXUINT64 (0 means "not paused"); the CLI says
+        "until resumed", --json a number no date reaches."""
+        self.allow(POLKIT_PAUSE)
+        self.start_roam_daemon(wait_state='protected')
+        t0 = time.monotonic()
+        self.iface().Pause(dbus.UInt32(0))
+        self.wait_state('paused', t0)
+        self.assertEqual(int(self.prop('PausedUntil')), G_MAXUINT64)
+        p = self.admin('--action=status')
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r'(?m)^Paused until: +resumed \(--action=resume\)$', p.stdout)
+        p = self.admin('--action=status', '--json')
+        # JSON integers: the largest json-glib writes (2**63 - 1), above any real date
+        self.assertGreaterEqual(json.loads(p.stdout)['paused_until'], 2 ** 63 - 1, p.stdout)
+        t0 = time.monotonic()
+        self.iface().Resume()
+        self.wait_state('protected', t0)
+        self.assertEqual(int(self.prop('PausedUntil')), 0)
+        p = self.admin('--action=status')
+        self.assertNotIn('Paused until', p.stdout)
