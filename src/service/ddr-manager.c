@@ -38,6 +38,8 @@ struct _DdrManager {
   char          *summary;
   DdrGenService *service;        /* the published state: D-Bus properties */
   DdrRoamController *roaming;    /* NULL: roaming off (forwarder, --no-bus) */
+  char          *reload_error;   /* LastError's two sources (set_last_error) */
+  char          *roam_error;
 };
 
 G_DEFINE_FINAL_TYPE (DdrManager, ddr_manager, G_TYPE_OBJECT)
@@ -70,10 +72,21 @@ set_state (DdrManager *self, const char *state, const char *reason, gboolean pro
     g_info ("state %s: %s", state, reason);
 }
 
+/* The one writer of LastError, which has two sources: a refused reload and the roaming
+ * controller. The newest error wins; clearing one shows the other's, if any. A source
+ * that repeats itself (the controller publishes often) changes nothing. */
 static void
-set_last_error (DdrManager *self, const char *message)
+set_last_error (DdrManager *self, char **source, const char *message)
 {
-  ddr_gen_service_set_last_error (self->service, message ? message : "");
+  char *other = source == &self->reload_error ? self->roam_error : self->reload_error;
+
+  if (!message)
+    message = "";
+  if (*source && g_str_equal (*source, message))
+    return;
+  g_free (*source);
+  *source = g_strdup (message);
+  ddr_gen_service_set_last_error (self->service, *message ? message : other ? other : "");
 }
 
 static void
@@ -145,7 +158,7 @@ on_roaming_status (const DdrRoamStatus *status, gpointer user_data)
     ddr_gen_service_set_service_reachable (s, status->service_reachable);
   ddr_gen_service_set_paused_until (s, status->paused_until);
   ddr_gen_service_set_dns_backend (s, status->dns_backend);
-  ddr_gen_service_set_last_error (s, status->last_error);
+  set_last_error (self, &self->roam_error, status->last_error);
   g_object_thaw_notify (G_OBJECT (s));
 }
 
@@ -182,6 +195,8 @@ ddr_manager_finalize (GObject *object)
   g_free (self->config_path);
   g_free (self->state_dir);
   g_free (self->summary);
+  g_free (self->reload_error);
+  g_free (self->roam_error);
   G_OBJECT_CLASS (ddr_manager_parent_class)->finalize (object);
 }
 
@@ -228,7 +243,7 @@ ddr_manager_new (const char *config_path, const char *state_dir, gboolean *bad_c
   ddr_gen_service_set_version (s, PACKAGE_VERSION);
   ddr_gen_service_set_portal_url (s, "");
   ddr_gen_service_set_network (s, "");
-  ddr_gen_service_set_last_error (s, "");
+  set_last_error (self, &self->reload_error, NULL);
   ddr_gen_service_set_paused_until (s, 0);
   /* Roaming arrives with its own issue; until then the daemon is a forwarder that
    * steers nothing. */
@@ -275,7 +290,7 @@ ddr_manager_reload (DdrManager *self, GError **error)
       message = g_strdup_printf ("Configuration reload refused, the running configuration "
                                  "stays: %s", local_error->message);
       g_warning ("%s", message);
-      set_last_error (self, message);
+      set_last_error (self, &self->reload_error, message);
       ddr_sd_notify ("READY=1");
       g_set_error_literal (error, DDR_ERROR, DDR_ERROR_FAILED, message);
       return FALSE;
@@ -292,7 +307,7 @@ ddr_manager_reload (DdrManager *self, GError **error)
       ddr_roam_controller_reconfigure (self->roaming, &rc);
       ddr_roam_config_clear (&rc);
     }
-  set_last_error (self, NULL);
+  set_last_error (self, &self->reload_error, NULL);
   g_message ("configuration reloaded from %s", self->config_path);
   status = g_strdup_printf ("READY=1\nSTATUS=%s", self->summary);
   ddr_sd_notify (status);

@@ -191,3 +191,36 @@ class TestRoamScheduleBookkeeping(ScheduleCase):
         self.assertEqual(int(self.prop('PausedUntil')), 0)
         p = self.admin('--action=status')
         self.assertNotIn('Paused until', p.stdout)
+
+    def test_last_error_one_writer(self):
+        """A refused reload is LastError until a later error or a good reload; the
+        roaming controller publishing again does not erase it, and a good reload
+        does not erase the controller's own error."""
+        self.allow(busrig.POLKIT_CONFIGURE)
+        d, _ = self.start_roam_daemon(wait_state='protected')
+        with open(d.conf) as f:
+            good = f.read()
+        with open(d.conf, 'a') as f:
+            f.write('\nthis line is not a key file line\n')
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            self.iface().Reload()
+        self.assertIn('reload refused', str(cm.exception))
+        err = str(self.prop('LastError'))
+        self.assertIn('reload refused', err)
+        # the controller publishes again (a reprobe, its checks answer)
+        self.iface().Reprobe()
+        self.steady(1.0)
+        self.assertEqual(str(self.prop('LastError')), err)
+        with open(d.conf, 'w') as f:
+            f.write(good)
+        self.iface().Reload()
+        self.assertEqual(str(self.prop('LastError')), '')
+        # the controller's error (the service gone) survives a good reload
+        self.unbound.stop()
+        t0 = time.monotonic()
+        self.relay('allowed.test')
+        self.wait_state('unreachable', t0, 10)
+        err = str(self.prop('LastError'))
+        self.assertNotEqual(err, '')
+        self.iface().Reload()
+        self.assertEqual(str(self.prop('LastError')), err)
