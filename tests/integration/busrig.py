@@ -86,10 +86,25 @@ def admin_binary():
 
 
 class BusDaemon(rig.Daemon):
-    """The real daemon on the test's system bus: no --no-bus."""
+    """The real daemon on the test's system bus: no --no-bus. extra_env: variables
+    set for it alone (test seams, NOTIFY_SOCKET, ...)."""
+
+    extra_env = {}
 
     def command(self):
         return [a for a in super().command() if a != '--no-bus']
+
+    def spawn(self):
+        saved = {k: os.environ.get(k) for k in self.extra_env}
+        os.environ.update(self.extra_env)
+        try:
+            return super().spawn()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
 
 class SystemBus:
@@ -158,10 +173,11 @@ class BusTestCase(RigTestCase):
 
     # the daemon ---------------------------------------------------------
 
-    def start_bus_daemon(self, name='ddrd', **overrides):
+    def start_bus_daemon(self, name='ddrd', env=None, **overrides):
         port = rig.free_port()
         cfg = rig.relay_config(self.unbound, self.ca, port, **overrides)
         d = BusDaemon(rig.daemon_binary(), self.path(name), cfg, port=port)
+        d.extra_env = dict(env or {})
         self._daemons.append(d)
         d.spawn()
         d.wait_ready()

@@ -356,20 +356,6 @@ def _summary():
 class RoamDaemon(busrig.BusDaemon):
     """The daemon on the test bus with extra environment (test seams)."""
 
-    extra_env = {}
-
-    def spawn(self):
-        saved = {k: os.environ.get(k) for k in self.extra_env}
-        os.environ.update(self.extra_env)
-        try:
-            return super().spawn()
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-
 
 class RoamTestCase(nmmock.NMBusTestCase):
     """Private namespaces, network DNS, VPN DNS, portal responder, unbound (DoH), the

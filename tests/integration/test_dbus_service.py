@@ -173,21 +173,9 @@ class TestWatchdog(BusTestCase):
                 out.append(s.recv(4096).decode())
         return out
 
-    def _spawn(self, env):
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            return self.start_bus_daemon()
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-
     def test_watchdog_petted_while_the_loop_runs(self):
         path, s = self._notify_socket()
-        d = self._spawn({'NOTIFY_SOCKET': path, 'WATCHDOG_USEC': '400000'})
+        d = self.start_bus_daemon(env={'NOTIFY_SOCKET': path, 'WATCHDOG_USEC': '400000'})
         msgs = self._messages(s, 1.5)
         self.assertTrue(any('READY=1' in m for m in msgs), msgs)
         pets = [m for m in msgs if m.strip() == 'WATCHDOG=1']
@@ -200,7 +188,8 @@ class TestWatchdog(BusTestCase):
 
     def test_no_watchdog_no_wakeups(self):
         path, s = self._notify_socket()
-        self._spawn({'NOTIFY_SOCKET': path, 'WATCHDOG_USEC': '200000', 'WATCHDOG_PID': '1'})
+        self.start_bus_daemon(env={'NOTIFY_SOCKET': path, 'WATCHDOG_USEC': '200000',
+                                   'WATCHDOG_PID': '1'})
         msgs = self._messages(s, 1.0)
         self.assertEqual([m for m in msgs if 'WATCHDOG' in m], [],
                          'WATCHDOG_PID names another process')
