@@ -12,6 +12,7 @@ typedef struct {
   guint8  wire[DDR_DNS_MAX_NAME];   /* lower case */
   gsize   len;
   guint   value;
+  gboolean exact;                   /* that name only, nothing under it */
 } Route;
 
 struct _DdrDnsRoutes {
@@ -38,10 +39,11 @@ ddr_dns_routes_free (DdrDnsRoutes *routes)
   g_free (routes);
 }
 
-gboolean
-ddr_dns_routes_add (DdrDnsRoutes *routes, const char *domain, guint value, GError **error)
+static gboolean
+routes_add (DdrDnsRoutes *routes, const char *domain, guint value, gboolean exact,
+            GError **error)
 {
-  Route r = { { 0 }, 0, value };
+  Route r = { { 0 }, 0, value, exact };
   guint at;
 
   g_return_val_if_fail (routes != NULL, FALSE);
@@ -49,6 +51,11 @@ ddr_dns_routes_add (DdrDnsRoutes *routes, const char *domain, guint value, GErro
   if (domain == NULL)
     {
       g_set_error (error, DDR_DNS_ROUTE_ERROR, 0, "local route without a domain");
+      return FALSE;
+    }
+  if (domain[0] == '\0' && exact)
+    {
+      g_set_error (error, DDR_DNS_ROUTE_ERROR, 0, "a route for one name needs that name");
       return FALSE;
     }
   if (domain[0] == '\0' && routes->has_single)
@@ -97,6 +104,18 @@ ddr_dns_routes_add (DdrDnsRoutes *routes, const char *domain, guint value, GErro
   return TRUE;
 }
 
+gboolean
+ddr_dns_routes_add (DdrDnsRoutes *routes, const char *domain, guint value, GError **error)
+{
+  return routes_add (routes, domain, value, FALSE, error);
+}
+
+gboolean
+ddr_dns_routes_add_exact (DdrDnsRoutes *routes, const char *name, guint value, GError **error)
+{
+  return routes_add (routes, name, value, TRUE, error);
+}
+
 gint
 ddr_dns_routes_lookup (const DdrDnsRoutes *routes, const guint8 *name, gsize name_len)
 {
@@ -104,7 +123,7 @@ ddr_dns_routes_lookup (const DdrDnsRoutes *routes, const guint8 *name, gsize nam
     {
       const Route *r = &g_array_index (routes->routes, Route, i);
 
-      if (r->len > name_len)
+      if (r->len > name_len || (r->exact && r->len != name_len))
         continue;
       /* name is lower case already; the zone is too, so this is an exact compare. */
       if (ddr_dns_name_is_subdomain (name, name_len, r->wire, r->len))
@@ -120,4 +139,24 @@ guint
 ddr_dns_routes_size (const DdrDnsRoutes *routes)
 {
   return routes->routes->len + (routes->has_single ? 1 : 0);
+}
+
+gboolean
+ddr_dns_name_is_proxy_discovery (const guint8 *name, gsize name_len)
+{
+  gsize at = 0;
+
+  while (at < name_len && name[at] != 0)
+    {
+      gsize len = name[at];
+      const guint8 *label = name + at + 1;
+
+      if (at + 1 + len > name_len)
+        return FALSE;
+      if ((len == 4 && memcmp (label, "wpad", 4) == 0) ||
+          (len == 6 && memcmp (label, "isatap", 6) == 0))
+        return TRUE;
+      at += 1 + len;
+    }
+  return FALSE;
 }

@@ -20,11 +20,20 @@ void          ddr_dns_routes_free (DdrDnsRoutes *routes);
  * domain and why. */
 gboolean ddr_dns_routes_add    (DdrDnsRoutes *routes, const char *domain, guint value,
                                 GError **error);
+/* The same for one name only (a captive portal's host): names under it are not
+ * matched. "" and "." are refused. */
+gboolean ddr_dns_routes_add_exact (DdrDnsRoutes *routes, const char *name, guint value,
+                                   GError **error);
 /* name: wire form, lower case (DdrDnsInfo.qname). Returns the value of the
  * longest domain the name is at or under (else the "" route for a single-label
  * name), or -1 for none. Allocation-free. */
 gint          ddr_dns_routes_lookup (const DdrDnsRoutes *routes, const guint8 *name, gsize name_len);
 guint         ddr_dns_routes_size   (const DdrDnsRoutes *routes);
+
+/* TRUE if a label of name (wire form, lower case) is "wpad" or "isatap": web
+ * proxy auto-discovery and ISATAP lookups, which whoever answers them can use to
+ * take over a client's web traffic or IPv6 routing. */
+gboolean      ddr_dns_name_is_proxy_discovery (const guint8 *name, gsize name_len);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DdrDnsRoutes, ddr_dns_routes_free)
 

@@ -17,7 +17,7 @@
 struct _DdrRelayLocal {
   DdrRelay      *relay;
   DdrDnsRoutes  *routes;          /* NULL when there are none */
-  GPtrArray     *servers;         /* GStrv per route value */
+  GPtrArray     *servers;         /* LocalTarget per route value */
   GCancellable  *cancellable;     /* every forward in flight */
   GQueue         pending;         /* LocalQuery */
 
@@ -37,6 +37,19 @@ typedef struct {
   DdrDnsInfo     qinfo;
   guint8         head[DDR_DNS_HEADER_LEN + DDR_DNS_MAX_NAME + 4];
 } LocalQuery;
+
+/* Where a route's names go. */
+typedef struct {
+  char   **servers;
+  gboolean untrusted;             /* an untrusted network: no wpad/isatap names */
+} LocalTarget;
+
+static void
+local_target_free (LocalTarget *t)
+{
+  g_strfreev (t->servers);
+  g_free (t);
+}
 
 static const guint8 canary_address[4] = { 192, 0, 0, 8 };   /* RFC 7600, our ddr0 address */
 
@@ -82,7 +95,7 @@ ddr_relay_set_local_routes (DdrRelay *relay, const DdrLocalRoute *routes, guint 
 {
   DdrRelayLocal *local = relay->local;
   g_autoptr(DdrDnsRoutes) table = ddr_dns_routes_new ();
-  g_autoptr(GPtrArray) servers = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+  g_autoptr(GPtrArray) servers = g_ptr_array_new_with_free_func ((GDestroyNotify) local_target_free);
 
   for (guint i = 0; i < n_routes; i++)
     {
@@ -94,12 +107,18 @@ ddr_relay_set_local_routes (DdrRelay *relay, const DdrLocalRoute *routes, guint 
                      routes[i].domain ? routes[i].domain : "(null)");
           continue;
         }
-      if (!ddr_dns_routes_add (table, routes[i].domain, servers->len, &error))
+      LocalTarget *t;
+
+      if (!(routes[i].exact ? ddr_dns_routes_add_exact (table, routes[i].domain, servers->len, &error)
+                            : ddr_dns_routes_add (table, routes[i].domain, servers->len, &error)))
         {
           g_warning ("%s; ignored", error->message);
           continue;
         }
-      g_ptr_array_add (servers, g_strdupv ((char **) routes[i].servers));
+      t = g_new0 (LocalTarget, 1);
+      t->servers = g_strdupv ((char **) routes[i].servers);
+      t->untrusted = routes[i].untrusted;
+      g_ptr_array_add (servers, t);
     }
   g_clear_pointer (&local->routes, ddr_dns_routes_free);
   g_clear_pointer (&local->servers, g_ptr_array_unref);
@@ -111,8 +130,8 @@ ddr_relay_set_local_routes (DdrRelay *relay, const DdrLocalRoute *routes, guint 
   g_info ("split DNS: %u local route(s)", local->servers ? local->servers->len : 0);
 }
 
-static const char *const *
-servers_for (DdrRelayLocal *local, const guint8 *name, gsize name_len)
+static const LocalTarget *
+target_for (DdrRelayLocal *local, const guint8 *name, gsize name_len)
 {
   gint i;
 
@@ -120,6 +139,14 @@ servers_for (DdrRelayLocal *local, const guint8 *name, gsize name_len)
     return NULL;
   i = ddr_dns_routes_lookup (local->routes, name, name_len);
   return i < 0 ? NULL : g_ptr_array_index (local->servers, i);
+}
+
+static const char *const *
+servers_for (DdrRelayLocal *local, const guint8 *name, gsize name_len)
+{
+  const LocalTarget *t = target_for (local, name, name_len);
+
+  return t ? (const char *const *) t->servers : NULL;
 }
 
 const char *const *
@@ -286,7 +313,7 @@ gboolean
 ddr_relay_local_handle (DdrRelayLocal *local, DdrOrigin *origin, const DdrDnsInfo *qinfo,
                         guint8 *msg, gsize len)
 {
-  const char *const *servers;
+  const LocalTarget *target;
 
   /* qname is lower case already, so both checks are plain compares. */
   if (local->canary_len == qinfo->qname_len &&
@@ -295,9 +322,22 @@ ddr_relay_local_handle (DdrRelayLocal *local, DdrOrigin *origin, const DdrDnsInf
       answer_canary (local, origin, qinfo, msg, len);
       return TRUE;
     }
-  servers = servers_for (local, qinfo->qname, qinfo->qname_len);
-  if (!servers)
+  target = target_for (local, qinfo->qname, qinfo->qname_len);
+  if (!target)
     return FALSE;
-  forward_local (local, origin, qinfo, msg, len, servers);
+  /* A hotspot answering wpad/isatap would become the client's web proxy or IPv6
+   * router. Answered here rather than by the service: the names are local by
+   * nature (the service has nothing to say about "wpad.lan"), the answer is
+   * immediate whether the service answers or not, and no local name leaves
+   * the machine. */
+  if (target->untrusted && ddr_dns_name_is_proxy_discovery (qinfo->qname, qinfo->qname_len))
+    {
+      ddr_relay_log_query (local->relay, origin, qinfo, "proxy discovery, not forwarded");
+      ddr_relay_send_error (local->relay, origin, msg, len, qinfo, DDR_DNS_RCODE_NXDOMAIN,
+                            DDR_DNS_EDE_PROHIBITED,
+                            "proxy discovery names are never sent to an untrusted network");
+      return TRUE;
+    }
+  forward_local (local, origin, qinfo, msg, len, (const char *const *) target->servers);
   return TRUE;
 }

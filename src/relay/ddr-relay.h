@@ -50,11 +50,16 @@ void            ddr_relay_log_statistics   (DdrRelay *relay);
 
 /* Split DNS: names at or under domain go to servers (the network's own DNS, IP
  * literals, plain DNS) instead of the DoH service. domain "" means single-label
- * names ("printer"). The longest matching domain wins. Answers are not cached.
- * Replaces the previous table; n_routes 0 clears it. */
+ * names ("printer"); exact: domain itself only. The longest matching domain
+ * wins. Answers are not cached. On an untrusted route, wpad and isatap names
+ * (any label) are answered NXDOMAIN by the relay instead: whoever answers them
+ * can take over the client's web proxy or IPv6 routing. Replaces the previous
+ * table; n_routes 0 clears it. */
 typedef struct {
   const char        *domain;
   const char *const *servers;
+  gboolean           exact;
+  gboolean           untrusted;
 } DdrLocalRoute;
 
 void      ddr_relay_set_local_routes (DdrRelay *relay, const DdrLocalRoute *routes, guint n_routes);

@@ -47,6 +47,8 @@ call_end (Call *c)
   return self;
 }
 
+static void portal_probe (DdrRoamController *self);
+
 /* Looking again is pointless while paused or on a trusted network: nothing uses the
  * answer. Resume(), a reload and every network event look again. */
 static gboolean
@@ -171,6 +173,10 @@ on_service_done (GObject *source, GAsyncResult *result, gpointer user_data)
   self->service_addrs = addrs;
   if (addrs)
     {
+      /* Behind a portal, the service answering again means someone logged in:
+       * look at the portal now rather than at its next re-probe. */
+      if (self->facts.service != DDR_CHECK_OK && self->facts.portal_seen)
+        portal_probe (self);
       if (self->facts.service != DDR_CHECK_OK)
         g_info ("the ThreatSTOP service answers");
       self->facts.service = DDR_CHECK_OK;
@@ -221,7 +227,6 @@ ddr_roam_on_health (gboolean all_failing, gpointer user_data)
 
 /* ---- our own portal probe ---- */
 
-static void portal_probe (DdrRoamController *self);
 
 static gboolean
 on_portal_retry (gpointer user_data)
@@ -241,6 +246,7 @@ on_portal_done (GObject *source, GAsyncResult *result, gpointer user_data)
   DdrPortalResult r = ddr_portal_probe_finish (result, &url, &detail);
   DdrRoamController *self = call_end (user_data);
   gboolean was;
+  gboolean url_changed = FALSE;
 
   if (!self)
     return;
@@ -253,8 +259,16 @@ on_portal_done (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       if (!was)
         g_info ("captive portal: %s", detail ? detail : url);
+      url_changed = g_strcmp0 (url, self->portal_url) != 0;
       g_free (self->portal_url);
       self->portal_url = g_steal_pointer (&url);
+      /* A portal only wins while the service does not answer (issue 10.3): ask
+       * the service again now, its last answer may be from before the portal. */
+      if (!was)
+        {
+          self->backoff_ms = 0;
+          ddr_roam_service_probe (self);
+        }
     }
   if (self->facts.portal_seen || self->facts.connectivity == DDR_CONNECTIVITY_PORTAL)
     {
@@ -277,6 +291,9 @@ on_portal_done (GObject *source, GAsyncResult *result, gpointer user_data)
       self->backoff_ms = 0;
       ddr_roam_service_probe (self);
     }
+  /* The portal's host goes to the network's DNS exactly as long as the portal is there. */
+  if (was != self->facts.portal_seen || url_changed)
+    ddr_roam_apply_routes (self);
   ddr_roam_update (self);
 }
 

@@ -59,7 +59,9 @@ publish (DdrRoamController *self)
   status.reason = reason;
   status.protected = self->state == DDR_ROAM_PROTECTED;
   status.network = s && s->have_primary && s->primary.id ? s->primary.id : "";
-  status.portal_url = self->state == DDR_ROAM_PORTAL && self->portal_url ? self->portal_url : "";
+  /* Also while protected despite the portal: a tray can still offer "log in". */
+  status.portal_url = (self->state == DDR_ROAM_PORTAL || self->facts.portal_seen) &&
+                      self->portal_url ? self->portal_url : "";
   status.service_reachable = self->facts.service == DDR_CHECK_OK;
   status.paused_until = self->facts.paused ? self->paused_until : 0;
   status.dns_backend = self->steer ? ddr_steer_get_backend (self->steer) : "none";
@@ -113,8 +115,9 @@ ddr_roam_apply_routes (DdrRoamController *self)
 {
   const DdrNetSnapshot *s = self->snapshot;
   g_autofree char *probe_host = host_of (self->config.portal_probe_url);
-  /* Configured hosts only (NM's check URI, ours): never a name the network chose,
-   * such as a redirect's host - that could be "com". */
+  g_autofree char *portal_host = host_of (self->portal_url);
+  /* Configured hosts (NM's check URI, ours) with what is under them; the name the
+   * network chose (a redirect's host - it could be "com") only as itself. */
   const char *hosts[] = { s ? s->check_host : NULL, probe_host, NULL };
   const char *compact[G_N_ELEMENTS (hosts)] = { NULL };
   g_autoptr(GPtrArray) routes = NULL;
@@ -124,7 +127,9 @@ ddr_roam_apply_routes (DdrRoamController *self)
   for (guint i = 0; i < G_N_ELEMENTS (hosts); i++)
     if (hosts[i])
       compact[n++] = hosts[i];
+  /* The portal's own host only while our probe sees it (DESIGN, Hostile input). */
   routes = ddr_roam_routes_build (s, (const char *const *) self->config.local_domains, compact,
+                                  self->facts.portal_seen ? portal_host : NULL,
                                   s && is_trusted (self, s));
   table = g_new0 (DdrLocalRoute, routes->len + 1);
   for (guint i = 0; i < routes->len; i++)
@@ -132,6 +137,8 @@ ddr_roam_apply_routes (DdrRoamController *self)
       DdrRoamRoute *r = routes->pdata[i];
       table[i].domain = r->domain;
       table[i].servers = (const char *const *) r->servers;
+      table[i].exact = r->exact;
+      table[i].untrusted = r->untrusted;
     }
   ddr_relay_set_local_routes (self->relay, table, routes->len);
   g_debug ("%u split-DNS routes", routes->len);

@@ -52,35 +52,40 @@ has_domain (GPtrArray *routes, const char *domain)
 }
 
 /* The first route for a domain wins: VPN routes are added first. */
-static void
-add (GPtrArray *routes, const char *domain, char *const *servers)
+static DdrRoamRoute *
+add (GPtrArray *routes, const char *domain, char *const *servers, gboolean untrusted)
 {
   DdrRoamRoute *r;
 
   if (!servers || !servers[0] || has_domain (routes, domain))
-    return;
+    return NULL;
   r = g_new0 (DdrRoamRoute, 1);
   r->domain = g_strdup (domain);
   r->servers = g_strdupv ((char **) servers);
+  r->untrusted = untrusted;
   g_ptr_array_add (routes, r);
+  return r;
 }
 
 static void
-add_list (GPtrArray *routes, const char *const *domains, char *const *servers)
+add_list (GPtrArray *routes, const char *const *domains, char *const *servers,
+          gboolean untrusted)
 {
   for (guint i = 0; domains && domains[i]; i++)
     {
       g_autofree char *d = normalize (domains[i]);
       if (d)
-        add (routes, d, servers);
+        add (routes, d, servers, untrusted);
     }
 }
 
 GPtrArray *
 ddr_roam_routes_build (const DdrNetSnapshot *snap, const char *const *local_domains,
-                       const char *const *extra_hosts, gboolean trusted)
+                       const char *const *extra_hosts, const char *portal_host,
+                       gboolean trusted)
 {
   GPtrArray *routes = g_ptr_array_new_with_free_func ((GDestroyNotify) ddr_roam_route_free);
+  g_autofree char *portal = normalize (portal_host);
   char *const *servers;
 
   if (!snap)
@@ -88,21 +93,29 @@ ddr_roam_routes_build (const DdrNetSnapshot *snap, const char *const *local_doma
   for (guint i = 0; snap->vpns && i < snap->vpns->len; i++)
     {
       const DdrNetConnection *vpn = snap->vpns->pdata[i];
-      add_list (routes, (const char *const *) vpn->domains, vpn->servers);
+      add_list (routes, (const char *const *) vpn->domains, vpn->servers, FALSE);
     }
   if (!snap->have_primary)
     return routes;
   servers = snap->primary.servers;
   for (guint i = 0; i < G_N_ELEMENTS (local_zones); i++)
-    add (routes, local_zones[i], servers);
+    add (routes, local_zones[i], servers, !trusted);
   for (guint i = 16; i < 32; i++)
     {
       g_autofree char *zone = g_strdup_printf ("%u.172.in-addr.arpa", i);
-      add (routes, zone, servers);
+      add (routes, zone, servers, !trusted);
     }
-  add_list (routes, local_domains, servers);
-  add_list (routes, extra_hosts, servers);
+  add_list (routes, local_domains, servers, !trusted);
+  add_list (routes, extra_hosts, servers, !trusted);
+  /* The network chose this name (it could be "com"): exactly it, nothing under
+   * it; an address needs no name lookup at all. */
+  if (portal && !g_hostname_is_ip_address (portal))
+    {
+      DdrRoamRoute *r = add (routes, portal, servers, !trusted);
+      if (r)
+        r->exact = TRUE;
+    }
   if (trusted)
-    add_list (routes, (const char *const *) snap->primary.domains, servers);
+    add_list (routes, (const char *const *) snap->primary.domains, servers, FALSE);
   return routes;
 }

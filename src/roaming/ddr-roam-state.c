@@ -30,8 +30,10 @@ decision (DdrRoamState state, gboolean steer)
 }
 
 /* The order of the rules is the policy: an admin's pause beats everything the
- * network says; a portal beats the service probe (the login page needs the
- * network's DNS); the network's claim to be protected is only believed next
+ * network says; a portal wins only while the service does not answer (a real
+ * portal blocks it too, and the login page needs the network's DNS; one spoofed
+ * redirect next to a service that answers over verified TLS must not take the
+ * protection away); the network's claim to be protected is only believed next
  * to an answer of the service; the system is only called protected once the
  * canary proved that the system resolver really reaches the relay. */
 DdrRoamDecision
@@ -48,7 +50,13 @@ ddr_roam_decide (const DdrRoamFacts *f)
   if (f->trusted_network)
     return decision (DDR_ROAM_TRUSTED, FALSE);
   if (f->connectivity == DDR_CONNECTIVITY_PORTAL || f->portal_seen)
-    return decision (DDR_ROAM_PORTAL, FALSE);
+    {
+      if (f->service == DDR_CHECK_FAILED)
+        return decision (DDR_ROAM_PORTAL, FALSE);
+      /* The service's verdict decides; until then the network's DNS, unsteered. */
+      if (f->service == DDR_CHECK_UNKNOWN)
+        return decision (DDR_ROAM_PROBING, FALSE);
+    }
   if (f->trust_protected && f->service != DDR_CHECK_FAILED)
     {
       if (f->network_protected == DDR_CHECK_OK && f->service == DDR_CHECK_OK)
@@ -124,6 +132,12 @@ ddr_roam_reason (const DdrRoamFacts *f, DdrRoamState state, const char *network)
                                 ? connectivity_text (DDR_CONNECTIVITY_PORTAL)
                                 : connectivity_text (0));
     case DDR_ROAM_PROTECTED:
+      if (f->portal_seen || f->connectivity == DDR_CONNECTIVITY_PORTAL)
+        return g_strdup_printf ("The ThreatSTOP service answers%s and the system DNS points at "
+                                "the relay, although a captive portal was seen (%s); its login "
+                                "page's names go to the network's DNS.", on,
+                                f->portal_seen ? connectivity_text (0)
+                                               : connectivity_text (DDR_CONNECTIVITY_PORTAL));
       return g_strdup_printf ("The ThreatSTOP service answers%s and the system DNS points at the "
                               "relay.", on);
     case DDR_ROAM_UNREACHABLE:

@@ -232,11 +232,12 @@ class NetworkDNS:
 # ------------------------------------------------------------------------------------
 
 class PortalResponder:
-    """HTTP on addr:80. mode: 'full' (204), 'portal' (302 to LOGIN_URL), 'wrong'
-    (200 with an HTML body). `requests` lists (Host, path)."""
+    """HTTP on addr:80. mode: 'full' (204), 'portal' (302 to `location`, LOGIN_URL
+    unless changed), 'wrong' (200 with an HTML body). `requests` lists (Host, path)."""
 
     def __init__(self, addr, mode='full'):
         self.mode = mode
+        self.location = LOGIN_URL   # where 'portal' redirects to
         self.delay = 0.0      # seconds before answering (a slow portal)
         self.requests = []
         rig_self = self
@@ -248,7 +249,7 @@ class PortalResponder:
                     time.sleep(rig_self.delay)
                 if rig_self.mode == 'portal':
                     self.send_response(302)
-                    self.send_header('Location', LOGIN_URL)
+                    self.send_header('Location', rig_self.location)
                     self.send_header('Content-Length', '0')
                     self.end_headers()
                 elif rig_self.mode == 'wrong':
@@ -376,6 +377,20 @@ class RoamTestCase(nmmock.NMBusTestCase):
         if self.network:
             self.nm.set_network(**self.network)
         self.watch = StateWatcher(self.bus)
+
+    def real_portal(self, mode='portal'):
+        """A real captive portal: the responder redirects (or answers `mode`) and
+        nothing else gets through - the DoH service does not answer - until
+        portal_login(). (A redirect while the service answers is a fake portal:
+        DESIGN.md "Roaming states".)"""
+        self.unbound.stop()
+        self.portal.mode = mode
+
+    def portal_login(self):
+        """The user logged in: the service answers again, then the portal lets the
+        probe through (in that order, as behind a real portal)."""
+        self.unbound.start()
+        self.portal.mode = 'full'
 
     def start_unbound(self, name='one', cert=None, **kw):
         # the DoH service also knows example.com, with an address of its own

@@ -83,8 +83,8 @@ class TestRoamCorePortal(RoamTestCase):
         self.assertIn('~.', prof['ipv4']['dns-search'])
         self.assertEqual(self.nm.calls('AddConnection2')[0][2][1], 0x22)
 
-        # portal
-        self.portal.mode = 'portal'
+        # portal (a real one: nothing but the portal gets through)
+        self.real_portal()
         t0 = time.monotonic()
         self.nm.set_connectivity('PORTAL')
         t = self.wait_state('portal', t0)
@@ -106,11 +106,13 @@ class TestRoamCorePortal(RoamTestCase):
         self.nm.set_check_result('FULL')
         t0 = time.monotonic()
         t_wall = time.time()
-        self.portal.mode = 'full'
+        self.portal_login()
         t = self.wait_state('protected', t0, 15)
         reaction('portal->protected(login, NM re-checked)', t0, t)
         self.wait_steering(True)
-        self.assertEqual(self.prop('PortalUrl'), '')
+        # published until our own probe sees the portal gone (at once: the service
+        # answering again is the cue to look)
+        rig.wait_until(lambda: self.prop('PortalUrl') == '', 5, what='PortalUrl cleared')
         self.assertEqual(self.prop('UnprotectedSince'), 0)
         checks = self.nm.calls('CheckConnectivity')
         self.assertTrue(checks, 'the daemon did not ask NM to re-check after the portal cleared')
@@ -121,11 +123,11 @@ class TestRoamCorePortal(RoamTestCase):
     def test_portal_cleared_by_nm(self):
         """NM sees the login first (PORTAL -> FULL), the portal page is gone."""
         self.nm.set_connectivity('PORTAL')
-        self.portal.mode = 'portal'
+        self.real_portal()
         d, ms = self.start_roam_daemon(wait_state='portal')
         roamrig.note('start->portal', ms)
         self.assertFalse(self.nm.steering_active())
-        self.portal.mode = 'full'
+        self.portal_login()
         t0 = time.monotonic()
         self.nm.set_connectivity('FULL')
         t = self.wait_state('protected', t0)
@@ -136,7 +138,7 @@ class TestRoamCorePortal(RoamTestCase):
     def test_portal_seen_by_own_probe_then_dispatcher_event(self):
         """NM says FULL but the probe gets a login page (wrong body) -> portal; after the
         login a dispatcher event (NotifyNetworkEvent) makes the daemon look again."""
-        self.portal.mode = 'wrong'
+        self.real_portal('wrong')
         d, ms = self.start_roam_daemon(wait_state='portal')
         roamrig.note('start->portal(own probe)', ms)
         rig.wait_until(lambda: self.prop('PortalUrl') == roamrig.PORTAL_URL, 5,
@@ -144,7 +146,7 @@ class TestRoamCorePortal(RoamTestCase):
         self.wait_steering(False)   # the service check may have steered first
         self.steady()
         self.assertFalse(self.nm.steering_active())
-        self.portal.mode = 'full'
+        self.portal_login()
         n0 = self.statistics()['network_events']
         t0 = time.monotonic()
         # the real hook, run the way nm-dispatcher runs it
@@ -163,7 +165,7 @@ class TestRoamCorePortal(RoamTestCase):
 
     def test_redirect_while_nm_says_full(self):
         """A portal that only our probe sees (NM's check host is whitelisted by it)."""
-        self.portal.mode = 'portal'
+        self.real_portal()
         self.start_roam_daemon(wait_state='portal')
         rig.wait_until(lambda: self.prop('PortalUrl') == LOGIN_URL, 5,
                        what='PortalUrl = ' + LOGIN_URL)
@@ -173,13 +175,93 @@ class TestRoamCorePortal(RoamTestCase):
         self.assertFalse(self.nm.steering_active())
 
 
+class TestRoamCoreFakePortal(RoamTestCase):
+    """Issue 10.3: a portal only wins while the service does not answer. One spoofed
+    redirect next to a DoH service that answers over verified TLS must not take the
+    laptop off the relay; PortalUrl is still published (a tray can offer "log in")
+    and the portal's host, the probe host and NM's check host go to the network's
+    DNS. A real portal (the service fails too) still means `portal`."""
+
+    # a login host outside the probe host's domain (portal.test is routed anyway)
+    login_host = 'login.hotspot.example'
+    login_url = 'http://login.hotspot.example/welcome'
+
+    def setUp(self):
+        super().setUp()
+        self.portal.location = self.login_url
+        self.netdns.answers[self.login_host] = '127.0.0.3'
+
+    def assertRoutedToNetwork(self, name):
+        m = self.relay(name)
+        self.assertIsNotNone(m, name)
+        self.assertEqual(m.values('A'), [self.netdns.answers[name]], name)
+        self.assertIn(name, self.netdns.queries())
+
+    def test_fake_portal_at_start(self):
+        self.portal.mode = 'portal'
+        d, ms = self.start_roam_daemon(wait_state='protected')
+        roamrig.note('start->protected(fake portal)', ms)
+        rig.wait_until(lambda: self.prop('PortalUrl') == self.login_url, 5,
+                       what='PortalUrl = ' + self.login_url)
+        self.steady()
+        self.assertNotIn('portal', [st for _, st in self.watch.changes], self.watch.history())
+        self.assertTrue(self.nm.steering_active())
+        self.assertIs(bool(self.prop('Protected')), True)
+        self.assertIn('portal', str(self.prop('Reason')))
+        # "log in" works: the portal's host, the probe host and NM's check host
+        # are answered by the network's DNS, not by the service
+        for name in (self.login_host, 'portal.test', 'nmcheck.gnome.org'):
+            with self.subTest(name=name):
+                self.assertRoutedToNetwork(name)
+        # the portal's host is that one name, not what is under it or beside it
+        for name in ('x.' + self.login_host, 'hotspot.example'):
+            m = self.relay(name)
+            self.assertEqual(m.rcode_name, 'NXDOMAIN', name)
+            self.assertNotIn(name, self.netdns.queries())
+
+    def test_fake_portal_while_protected_then_real_portal(self):
+        self.start_roam_daemon(wait_state='protected')
+        self.wait_steering(True)
+        # a spoofed redirect (and NM believing it): nothing changes but PortalUrl
+        self.portal.mode = 'portal'
+        t0 = time.monotonic()
+        self.nm.set_connectivity('PORTAL')
+        rig.wait_until(lambda: self.prop('PortalUrl') == self.login_url, 5,
+                       what='PortalUrl = ' + self.login_url)
+        roamrig.note('fake portal->PortalUrl published', int((time.monotonic() - t0) * 1000))
+        self.steady(1.0)
+        self.assertEqual([st for t, st in self.watch.changes if t >= t0], [],
+                         self.watch.history(t0))
+        self.assertEqual(self.nm.calls('DeactivateConnection'), [],
+                         'the steering was taken down for a spoofed portal')
+        self.assertRoutedToNetwork(self.login_host)
+
+        # the portal turns out real: the service stops answering -> portal
+        t0 = time.monotonic()
+        self.unbound.stop()
+        self.iface().Reprobe()
+        t = self.wait_state('portal', t0)
+        reaction('protected->portal(service blocked too)', t0, t)
+        self.wait_steering(False)
+        self.assertEqual(self.prop('PortalUrl'), self.login_url)
+
+        # login: protected, the portal's host goes back to the service
+        t0 = time.monotonic()
+        self.nm.set_check_result('FULL')
+        self.portal_login()
+        t = self.wait_state('protected', t0, 15)
+        reaction('portal->protected(login)', t0, t)
+        rig.wait_until(lambda: self.prop('PortalUrl') == '', 5, what='PortalUrl cleared')
+        self.assertEqual(self.relay(self.login_host).rcode_name, 'NXDOMAIN')
+
+
 class TestRoamCorePortalFirst(RoamTestCase):
 
     def test_no_steering_before_the_portal_verdict(self):
         """DESIGN.md: on a network change the portal check comes first; while a portal
         is in the way the system keeps the network's DNS. A portal that answers
         slower (0.5 s) than the DoH service must not get the system steered at all."""
-        self.portal.mode = 'portal'
+        self.real_portal()
         self.portal.delay = 0.5
         self.start_roam_daemon(wait_state='portal')
         self.wait_steering(False)
@@ -409,6 +491,38 @@ class TestRoamMoreSplitDns(RoamTestCase):
         self.assertEqual(self.system_resolve('example.com'), [DOH_EXAMPLE_COM])
         self.assertNotIn('example.com', self.netdns.queries())
         self.assertNotIn('example.com', self.vpndns.queries())
+
+
+class TestRoamMoreProxyDiscovery(RoamTestCase):
+    """Issue 12.10: wpad and isatap names (any label, single-label included) never go
+    to an untrusted network's DNS - a hotspot that answers them becomes the web proxy
+    or the IPv6 router of every program that asks. The relay answers them NXDOMAIN
+    itself (at once, service up or down); a VPN's DNS still gets its own domain's."""
+
+    def test_wpad_never_forwarded_to_the_network(self):
+        self.nm.add_vpn(id='CorpVPN', uuid=VPN_UUID, iface='tun0', servers=[VPN_DNS],
+                        domains=['corp.example'])
+        names = ('wpad', 'isatap', 'WPAD.home.arpa', 'wpad.lan', 'wpad.branch.example',
+                 'isatap.internal', 'proxy.wpad.lan')
+        for n in names:      # the hostile network would answer every one of them
+            self.netdns.answers[n.lower()] = '192.168.77.66'
+        self.start_roam_daemon(wait_state='protected', local_domains='branch.example')
+        for name in names:
+            with self.subTest(name=name):
+                t0 = time.monotonic()
+                m = self.relay(name)
+                ms = (time.monotonic() - t0) * 1000
+                self.assertIsNotNone(m, name)
+                self.assertEqual(m.rcode_name, 'NXDOMAIN', name)
+                self.assertLess(ms, 500, name)
+        self.assertEqual([q for q in self.netdns.queries() if 'wpad' in q or 'isatap' in q],
+                         [], 'proxy discovery names reached the network DNS')
+        self.assertEqual(self.system_resolve('wpad'), [])
+        # ordinary local names still go to the network, the VPN still gets its own
+        m = self.relay('printer')
+        self.assertEqual(m.values('A'), [NETWORK_ANSWERS['printer']])
+        self.relay('wpad.corp.example')
+        self.assertIn('wpad.corp.example', self.vpndns.queries())
 
 
 class TestRoamMoreSleep(RoamTestCase):

@@ -31,15 +31,16 @@ class TestUnitSandboxRoaming(roamrig.RoamTestCase):
         self.wait_steering(True)
         self.assertEqual(self.relay('allowed.test').rcode_name, 'NOERROR')
 
-        # a captive portal: fall back, then steer again after the login
-        self.portal.mode = 'portal'
+        # a captive portal (a real one: the service does not answer either): fall
+        # back, then steer again after the login
+        self.real_portal()
         t0 = time.monotonic()
         self.nm.set_connectivity('PORTAL')
         self.wait_state('portal', t0, 20)
         self.wait_steering(False)
         self.nm.set_check_result('FULL')
         t0 = time.monotonic()
-        self.portal.mode = 'full'
+        self.portal_login()
         self.wait_state('protected', t0, 30)
         self.wait_steering(True)
         d.stop()

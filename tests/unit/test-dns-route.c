@@ -121,6 +121,66 @@ test_refused (void)
   g_assert_cmpint (lookup (routes, "x.a"), ==, 1);
 }
 
+/* A portal's host (issue 10.3): that one name only, never what is under it. A
+ * redirect to "com" must not take every .com name to the network. */
+static void
+test_exact (void)
+{
+  g_autoptr(DdrDnsRoutes) routes = ddr_dns_routes_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (ddr_dns_routes_add_exact (routes, "Login.Portal.Test.", 1, &error));
+  g_assert_no_error (error);
+  g_assert_true (ddr_dns_routes_add_exact (routes, "com", 2, &error));
+  add_ok (routes, "test", 3);
+  g_assert_cmpint (lookup (routes, "login.portal.test"), ==, 1);
+  g_assert_cmpint (lookup (routes, "x.login.portal.test"), ==, 3);
+  g_assert_cmpint (lookup (routes, "portal.test"), ==, 3);
+  g_assert_cmpint (lookup (routes, "com"), ==, 2);
+  g_assert_cmpint (lookup (routes, "example.com"), ==, -1);
+  g_assert_false (ddr_dns_routes_add_exact (routes, "login.portal.test", 4, &error));
+  g_assert_nonnull (strstr (error->message, "twice"));
+  g_clear_error (&error);
+  g_assert_false (ddr_dns_routes_add_exact (routes, ".", 4, &error));
+  g_clear_error (&error);
+  g_assert_false (ddr_dns_routes_add_exact (routes, "", 4, &error));
+  g_assert_cmpuint (ddr_dns_routes_size (routes), ==, 3);
+}
+
+static gboolean
+proxy_discovery (const char *name)
+{
+  guint8 wire[DDR_DNS_MAX_NAME];
+  gsize len = 0;
+
+  g_assert_true (ddr_dns_name_from_string (name, wire, &len));
+  for (gsize i = 0; i < len; i++)
+    wire[i] = (guint8) g_ascii_tolower (wire[i]);
+  return ddr_dns_name_is_proxy_discovery (wire, len);
+}
+
+/* Issue 12.10: WPAD and ISATAP names, any label position, single-label included. */
+static void
+test_proxy_discovery (void)
+{
+  static const char *const yes[] = {
+    "wpad", "WPAD.", "isatap", "wpad.lan", "wpad.home.arpa", "wpad.corp.example",
+    "isatap.hotel.example", "x.wpad.lan", "a.b.ISATAP", "wpad.wpad",
+  };
+  static const char *const no[] = {
+    "wpadx", "mywpad.lan", "wpad-proxy.lan", "isatapx.example", "example.com", "printer",
+    "w.pad", "lan",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (yes); i++)
+    if (!proxy_discovery (yes[i]))
+      g_error ("\"%s\" not recognised as proxy discovery", yes[i]);
+  for (gsize i = 0; i < G_N_ELEMENTS (no); i++)
+    if (proxy_discovery (no[i]))
+      g_error ("\"%s\" taken for proxy discovery", no[i]);
+  g_assert_false (ddr_dns_name_is_proxy_discovery ((const guint8 *) "", 1));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -129,5 +189,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dns-route/order-independent", test_order_independent);
   g_test_add_func ("/dns-route/single-label", test_single_label);
   g_test_add_func ("/dns-route/refused", test_refused);
+  g_test_add_func ("/dns-route/exact", test_exact);
+  g_test_add_func ("/dns-route/proxy-discovery", test_proxy_discovery);
   return g_test_run ();
 }

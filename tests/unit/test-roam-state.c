@@ -156,15 +156,54 @@ test_portal (void)
 {
   DdrRoamFacts f = base ();
 
+  /* A real portal blocks the service too. */
+  f.service = DDR_CHECK_FAILED;
   f.connectivity = DDR_CONNECTIVITY_PORTAL;
   expect (&f, DDR_ROAM_PORTAL, FALSE);
   f.connectivity = DDR_CONNECTIVITY_FULL;
   f.portal_seen = TRUE;
   expect (&f, DDR_ROAM_PORTAL, FALSE);
+  /* Until the service has answered, a portal keeps the network's DNS (and is
+   * not announced yet: it may be a fake one next to a working service). */
+  f.service = DDR_CHECK_UNKNOWN;
+  expect (&f, DDR_ROAM_PROBING, FALSE);
+  f.service = DDR_CHECK_FAILED;
   /* Even with block, a portal lets the network's DNS serve: the user must log in. */
   f.block = TRUE;
   f.service = DDR_CHECK_FAILED;
   expect (&f, DDR_ROAM_PORTAL, FALSE);
+}
+
+/* Issue 10.3: a portal wins only while the service does not answer. A spoofed
+ * redirect (or NM's PORTAL) next to a service that answers over verified TLS
+ * keeps the laptop protected; the portal is still reported in the reason. */
+static void
+test_portal_with_service (void)
+{
+  DdrRoamFacts f = base ();
+  g_autofree char *reason = NULL;
+
+  f.portal_seen = TRUE;
+  expect (&f, DDR_ROAM_PROTECTED, TRUE);
+  reason = ddr_roam_reason (&f, DDR_ROAM_PROTECTED, "Hotel");
+  g_assert_nonnull (strstr (reason, "portal"));
+  f.portal_seen = FALSE;
+  f.connectivity = DDR_CONNECTIVITY_PORTAL;
+  expect (&f, DDR_ROAM_PROTECTED, TRUE);
+  /* Steered, proving it: still not the portal state. */
+  f.canary = DDR_CHECK_UNKNOWN;
+  expect (&f, DDR_ROAM_PROBING, TRUE);
+  /* The steering cannot be proved: fall back, as without a portal. */
+  f.canary = DDR_CHECK_FAILED;
+  expect (&f, DDR_ROAM_UNREACHABLE, FALSE);
+  /* The service stops answering (the portal is real): portal, network DNS. */
+  f.canary = DDR_CHECK_OK;
+  f.service = DDR_CHECK_FAILED;
+  expect (&f, DDR_ROAM_PORTAL, FALSE);
+  /* Our own probe's verdict still comes first. */
+  f.service = DDR_CHECK_OK;
+  f.portal_checked = FALSE;
+  expect (&f, DDR_ROAM_PROBING, FALSE);
 }
 
 static void
@@ -250,6 +289,7 @@ main (int argc, char **argv)
   g_test_add_func ("/roam-state/trusted", test_trusted);
   g_test_add_func ("/roam-state/trust-protected", test_trust_protected);
   g_test_add_func ("/roam-state/portal", test_portal);
+  g_test_add_func ("/roam-state/portal-with-service", test_portal_with_service);
   g_test_add_func ("/roam-state/trust-needs-service", test_trust_needs_service);
   g_test_add_func ("/roam-state/probing", test_probing);
   g_test_add_func ("/roam-state/unreachable", test_unreachable);
