@@ -83,8 +83,9 @@ class TestMetricsRoaming(MetricsMixin, RoamTestCase):
 
     def test_states_through_the_rig(self):
         self.allow(busrig.POLKIT_PAUSE)
-        # probing: our portal probe has not answered yet (a slow portal)
-        self.portal.mode = 'portal'
+        # probing: our portal probe has not answered yet (a slow portal; a real one:
+        # the DoH service does not get through either)
+        self.real_portal()
         self.portal.delay = 2.5
         d, _ = self.start_roam_daemon(wait_state='probing')
         self.scrape('probing')
@@ -95,7 +96,7 @@ class TestMetricsRoaming(MetricsMixin, RoamTestCase):
 
         # protected, with traffic: counters, upstream by URL, latency in seconds
         self.portal.delay = 0
-        self.portal.mode = 'full'
+        self.portal_login()
         t0 = time.monotonic()
         self.iface().Reprobe()
         self.wait_state('protected', t0, 15)
@@ -115,7 +116,8 @@ class TestMetricsRoaming(MetricsMixin, RoamTestCase):
         url = self.unbound.url
         self.assertEqual(metric(s, 'threatstop_ddr_upstream_healthy', url=url), 1)
         self.assertGreaterEqual(metric(s, 'threatstop_ddr_upstream_queries_total', url=url), 1)
-        self.assertEqual(metric(s, 'threatstop_ddr_upstream_errors_total', url=url), 0)
+        # (the service probes behind the portal failed: errors are counted, not zero)
+        self.assertIsNotNone(metric(s, 'threatstop_ddr_upstream_errors_total', url=url))
         p99 = metric(s, 'threatstop_ddr_answer_latency_p99_seconds')
         self.assertGreater(p99, 0)
         self.assertLess(p99, 5)

@@ -154,7 +154,7 @@ class TestRoamScheduleRecovery(ScheduleCase):
     def test_portal_reprobe_stops_while_paused(self):
         """Issue 10.11: no portal re-probe while paused (it ran forever)."""
         self.allow(POLKIT_PAUSE)
-        self.portal.mode = 'portal'
+        self.real_portal()
         self.start_roam_daemon(wait_state='portal')
         t0 = time.monotonic()
         self.iface().Pause(dbus.UInt32(0))
