@@ -149,6 +149,10 @@ ddr_roam_reason (const DdrRoamFacts *f, DdrRoamState state, const char *network)
                                        : "the system uses the network's DNS until it does "
                                          "(on-service-unreachable=fallback).");
     case DDR_ROAM_PROBING:
+      if (f->steering_lost && f->service == DDR_CHECK_OK)
+        return g_strdup_printf ("The system DNS settings were changed by another program%s; "
+                                "they are pointed at the relay again and checked.", on);
+      /* fall through */
     default:
       return g_strdup_printf ("Checking the network%s for a captive portal and the ThreatSTOP "
                               "service.", on);

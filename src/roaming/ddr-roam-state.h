@@ -39,6 +39,7 @@ typedef struct {
   DdrCheck network_protected;/* the network's own DNS answers check-domain like the service */
   DdrCheck service;          /* the DoH probe for check-domain */
   DdrCheck canary;           /* the system resolver reached the relay after steering */
+  gboolean steering_lost;    /* someone else undid the steering; not steered and proved again yet */
   gboolean block;            /* on-service-unreachable=block */
 } DdrRoamFacts;
 

@@ -71,6 +71,7 @@ ddr_roam_on_steering_lost (DdrSteer *steer, const char *why, gpointer user_data)
   ddr_roam_canary_stop (self);
   if (self->facts.canary == DDR_CHECK_OK)
     self->facts.canary = DDR_CHECK_UNKNOWN;
+  self->facts.steering_lost = self->steer_wanted;
   if (self->steer_wanted)
     {
       if (self->lost_us && now - self->lost_us > (gint64) LOST_MAX_MS * 2 * 1000)
@@ -114,6 +115,8 @@ ddr_roam_steer_follow_state (DdrRoamController *self)
 {
   guint64 ms = (guint64) REPROOF_MINUTES * self->minute_ms;
 
+  if (self->state == DDR_ROAM_PROTECTED)
+    self->facts.steering_lost = FALSE;
   if (self->state != DDR_ROAM_PROTECTED)
     g_clear_handle_id (&self->reproof_id, g_source_remove);
   else if (!self->reproof_id)
@@ -181,6 +184,7 @@ ddr_roam_steer_toward (DdrRoamController *self, gboolean on)
       self->steer_wanted = on;
       if (!on)
         {
+          self->facts.steering_lost = FALSE;   /* no longer the story of this state */
           /* A proof in progress is for a path that is going away. */
           ddr_roam_canary_stop (self);
           if (self->facts.canary == DDR_CHECK_OK)

@@ -50,6 +50,8 @@ class TestRoamCoreWatch(RoamTestCase):
                         % (label, self.watch.history(t0)))
         self.assertIs(bool(self.prop('Protected')), False)
         self.assertIn('undone', self.prop('LastError'))
+        if self.state() == 'probing':
+            self.assertIn('changed by another program', self.prop('Reason'))
         t_back = self.wait_state('protected', t_left, 20)
         back = roamrig.reaction('%s lost->protected' % label, t0, t_back)
         self.assertGreaterEqual(back, min_back_ms, 'steered again before its back-off')

@@ -263,6 +263,21 @@ test_nm_lost (void)
   g_assert_nonnull (strstr (reason, "NetworkManager"));
 }
 
+/* Steering someone else undid: probing (steer again, prove again), and Reason says why. */
+static void
+test_steering_lost (void)
+{
+  DdrRoamFacts f = base ();
+  g_autofree char *reason = NULL;
+
+  f.canary = DDR_CHECK_UNKNOWN;
+  f.steering_lost = TRUE;
+  expect (&f, DDR_ROAM_PROBING, TRUE);
+  reason = ddr_roam_reason (&f, DDR_ROAM_PROBING, "Hotel");
+  g_assert_nonnull (strstr (reason, "another program"));
+  g_assert_nonnull (strstr (reason, "\"Hotel\""));
+}
+
 static void
 test_names (void)
 {
@@ -295,6 +310,7 @@ main (int argc, char **argv)
   g_test_add_func ("/roam-state/unreachable", test_unreachable);
   g_test_add_func ("/roam-state/portal-verdict-first", test_portal_verdict_first);
   g_test_add_func ("/roam-state/nm-lost", test_nm_lost);
+  g_test_add_func ("/roam-state/steering-lost", test_steering_lost);
   g_test_add_func ("/roam-state/names", test_names);
   return g_test_run ();
 }
