@@ -49,9 +49,11 @@ class TestRoamCoreWatch(RoamTestCase):
         self.assertLess(left, 1000, '%s: still protected after 1 s (%s)'
                         % (label, self.watch.history(t0)))
         self.assertIs(bool(self.prop('Protected')), False)
-        self.assertIn('undone', self.prop('LastError'))
-        if self.state() == 'probing':
-            self.assertIn('changed by another program', self.prop('Reason'))
+        # what happened, told while it lasts (a service probe may clear LastError)
+        told = (str(self.prop('LastError')), str(self.prop('Reason')), self.state())
+        self.assertTrue('undone' in told[0] or 'changed by another program' in told[1], told)
+        if told[2] == 'probing':
+            self.assertIn('changed by another program', told[1])
         t_back = self.wait_state('protected', t_left, 20)
         back = roamrig.reaction('%s lost->protected' % label, t0, t_back)
         self.assertGreaterEqual(back, min_back_ms, 'steered again before its back-off')
