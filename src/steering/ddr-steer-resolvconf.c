@@ -95,7 +95,12 @@ write_file (const char *path, const char *data, gsize len, int mode, uid_t uid, 
       else if (n > 0)
         done += (gsize) n;
     }
-  if (!e && (fchown (fd, uid, gid) < 0 || fchmod (fd, (mode_t) mode) < 0 || fsync (fd) < 0))
+  /* Another owner needs CAP_CHOWN, which the unit does not grant: then the file stays
+   * the daemon's (readable all the same), said once in the log. */
+  if (!e && (uid != getuid () || gid != getgid ()) && fchown (fd, uid, gid) < 0)
+    g_warning ("Cannot give %s back its owner %u:%u (%s); it belongs to the daemon now", path,
+               (guint) uid, (guint) gid, g_strerror (errno));
+  if (!e && (fchmod (fd, (mode_t) mode) < 0 || fsync (fd) < 0))
     e = errno;
   if (close (fd) < 0 && !e)
     e = errno;

@@ -1,6 +1,9 @@
 /* Unit tests for the resolv.conf steering backend and restore_all, under a temporary root. */
+#include <fcntl.h>
+#include <linux/capability.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
@@ -410,6 +413,43 @@ test_lost (Fixture *f, gconstpointer data)
   g_assert_cmpuint (lost, ==, 2);
 }
 
+/* The unit grants no CAP_CHOWN: an original of another owner still comes back (the
+ * daemon's then), with its content and mode; a failed chown must not fail the restore. */
+static void
+test_foreign_owner_without_cap_chown (Fixture *f, gconstpointer data)
+{
+  struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct caps[2] = { { 0 } };
+  g_autoptr(DdrSteer) steer = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_passed ();
+      return;
+    }
+  write_file (f->path, ORIGINAL, 0640);
+  g_assert_cmpint (chown (f->path, 4242, 4343), ==, 0);
+  g_assert_cmpint (syscall (SYS_capget, &header, caps), ==, 0);
+  caps[CAP_CHOWN / 32].effective &= ~(1u << (CAP_CHOWN % 32));
+  caps[CAP_CHOWN / 32].permitted &= ~(1u << (CAP_CHOWN % 32));
+  g_assert_cmpint (syscall (SYS_capset, &header, caps), ==, 0);
+  g_assert_cmpint (fchown (open ("/dev/null", O_RDONLY), 4242, -1), <, 0);   /* really gone */
+
+  steer = new_steer (f);
+  g_assert_true (set_sync (steer, TRUE, &error));
+  g_assert_no_error (error);
+  assert_mode_owner (f->path, 0644, getuid (), getgid ());
+  g_test_expect_message ("ddr-steer", G_LOG_LEVEL_WARNING,
+                         "Cannot give * back its owner 4242:4343*");
+  g_assert_true (set_sync (steer, FALSE, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  assert_file (f->path, ORIGINAL);
+  assert_mode_owner (f->path, 0640, getuid (), getgid ());
+}
+
 static void
 test_bad_input (Fixture *f, gconstpointer data)
 {
@@ -465,6 +505,7 @@ main (int argc, char **argv)
   ADD ("lost-record", test_lost_record);
   ADD ("queued", test_queued);
   ADD ("lost", test_lost);
+  ADD ("foreign-owner-without-cap-chown", test_foreign_owner_without_cap_chown);
   ADD ("bad-input", test_bad_input);
   return g_test_run ();
 }
