@@ -222,6 +222,19 @@ device_connectivity (NMDevice *device)
   return (DdrConnectivity) (connectivity_rank (c6) > connectivity_rank (c4) ? c6 : c4);
 }
 
+/* A VPN for split DNS: an NM VPN plugin connection, or a device connection NM
+ * makes for a tunnel of its own (native WireGuard, tun, ip-tunnel), which NM does
+ * not flag as a VPN although it is one to the user (issue 10.9). */
+static gboolean
+is_vpn (NMActiveConnection *ac)
+{
+  static const char *const device_vpns[] = { "wireguard", "tun", "ip-tunnel", NULL };
+  const char *type = nm_active_connection_get_connection_type (ac);
+
+  return nm_active_connection_get_vpn (ac) ||
+         (type != NULL && g_strv_contains (device_vpns, type));
+}
+
 /* The primary connection, unless it is ours; then the first other one with a default
  * route stands in. */
 static NMActiveConnection *
@@ -293,7 +306,7 @@ build_snapshot (DdrNmMonitor *self)
       NMActiveConnection *ac = all->pdata[i];
       DdrNetConnection *vpn;
 
-      if (!nm_active_connection_get_vpn (ac) || is_owned (ac))
+      if (!is_vpn (ac) || is_owned (ac))
         continue;
       vpn = g_new0 (DdrNetConnection, 1);
       fill_connection (vpn, ac);

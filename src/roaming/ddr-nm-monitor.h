@@ -33,7 +33,7 @@ typedef struct {
   DdrConnectivity   connectivity;
   gboolean          check_available; /* NM has a connectivity-check URI */
   char             *check_host;      /* that URI's host, or NULL */
-  GPtrArray        *vpns;            /* DdrNetConnection*: active VPN connections */
+  GPtrArray        *vpns;            /* DdrNetConnection*: active VPNs (plugins, WireGuard, tun, ip-tunnel) */
 } DdrNetSnapshot;
 
 void ddr_net_snapshot_free (DdrNetSnapshot *snapshot);

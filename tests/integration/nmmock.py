@@ -148,9 +148,10 @@ class NMMock:
         return str(self.mock.DdrAddNetwork(self._spec(spec)))
 
     def add_vpn(self, id='CorpVPN', uuid='5f0c4b0e-2222-4a6b-9a39-000000000002',
-                iface='tun0', servers=('127.0.0.2',), domains=('corp.example',)):
+                iface='tun0', servers=('127.0.0.2',), domains=('corp.example',), type='vpn'):
+        """type: 'vpn' (a VPN plugin) or a device VPN: 'wireguard', 'tun', 'ip-tunnel'."""
         spec = {'id': id, 'uuid': uuid, 'iface': iface, 'servers': list(servers),
-                'domains': list(domains)}
+                'domains': list(domains), 'type': type}
         self.vpns[uuid] = spec
         return str(self.mock.DdrAddVpn(self._spec(spec)))
 

@@ -57,7 +57,7 @@ DNS_IFACE = NM + '.DnsManager'
 CONNECTIVITY = {'UNKNOWN': 0, 'NONE': 1, 'PORTAL': 2, 'LIMITED': 3, 'FULL': 4}
 NM_STATE_FOR_CONNECTIVITY = {0: 70, 1: 50, 2: 60, 3: 60, 4: 70}
 DEVICE_TYPES = {'802-3-ethernet': 1, '802-11-wireless': 2, 'veth': 20, 'dummy': 22,
-                'tun': 16, 'generic': 14}
+                'tun': 16, 'ip-tunnel': 17, 'wireguard': 29, 'generic': 14}
 DEVICE_ACTIVATED = 100
 DEVICE_DISCONNECTED = 30
 AC_ACTIVATED = 2
@@ -781,22 +781,26 @@ def DdrAddNetwork(self, spec):
 
 @dbus.service.method(MOCK_IFACE, in_signature='a{sv}', out_signature='o')
 def DdrAddVpn(self, spec):
-    '''An active VPN connection (Vpn true, VPN.Connection interface) on its own tun
-    device with its own DNS servers and domains. spec: id, uuid, iface, servers,
-    domains.'''
+    '''An active VPN connection on its own device with its own DNS servers and
+    domains. spec: id, uuid, iface, servers, domains, type: 'vpn' (default: a VPN
+    plugin - Vpn true, VPN.Connection interface, a tun device) or a device VPN
+    ('wireguard', 'tun', 'ip-tunnel': a plain device connection of that type, Vpn
+    false, as NetworkManager shows its native WireGuard).'''
     iface = str(spec.get('iface', 'tun0'))
+    vtype = str(spec.get('type', 'vpn'))
     settings = {'connection': {'id': dbus.String(spec.get('id', 'vpn')),
                                'uuid': dbus.String(spec['uuid']),
-                               'type': dbus.String('vpn')},
-                'vpn': {'service-type': dbus.String('org.freedesktop.NetworkManager.openvpn')},
+                               'type': dbus.String(vtype)},
                 'ipv4': {'method': dbus.String('auto')}}
+    if vtype == 'vpn':
+        settings['vpn'] = {'service-type': dbus.String('org.freedesktop.NetworkManager.openvpn')}
     conn = _add_connection(settings, 0x1)
-    device = _device(iface, 'tun')
+    device = _device(iface, 'tun' if vtype == 'vpn' else vtype)
     servers = _spec_list(spec, 'servers')
     ip4 = _next('IP4Config')
     _add(ip4, IP4_IFACE, _ip4_props([str(spec.get('address', '10.8.0.2/24'))], '', servers,
                                     _spec_list(spec, 'domains'), [], 50))
-    ac = _new_active(conn, device, ip4, None, vpn=True)
+    ac = _new_active(conn, device, ip4, None, vpn=vtype == 'vpn')
     _device_set_state(device, DEVICE_ACTIVATED, active=ac, ip4=ip4, ip_iface=iface)
     _refresh_dns()
     return ac

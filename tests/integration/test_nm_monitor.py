@@ -305,6 +305,32 @@ class TestNmMonitor(RigTestCase):
         self.assertEqual(vpn['domains'], ['intra.corp.example', 'corp.example', '10.in-addr.arpa'])
         self.assertEqual(s['primary']['id'], 'Home')
 
+    def test_device_vpns_count_as_vpns(self):
+        """Issue 10.9: NetworkManager's native WireGuard (and tun, ip-tunnel) are device
+        connections, not VPN plugins (Vpn false); they are VPNs for split DNS all the
+        same. A second ordinary connection (a docking Ethernet) is not."""
+        nm = self.start_nm()
+        nm.home()
+        d = self.start_dump()
+        d.wait(lambda s: s['have_primary'], 'the primary connection')
+        kinds = [('wireguard', 'wg0', '10.9.0.1', 'wg.example'),
+                 ('tun', 'tun7', '10.9.1.1', 'tun.example'),
+                 ('ip-tunnel', 'gre1', '10.9.2.1', 'gre.example')]
+        for n, (ctype, iface, server, domain) in enumerate(kinds):
+            cfg = nm.add_ip4_config([server], domains=['~' + domain])
+            dev = nm.add_device(iface, iface, cfg)
+            nm.activate([dev], 'VPN ' + ctype, '0b0f1d5e-7c55-4a6e-9a64-9d2f3c1a01%02d' % n,
+                        ctype, iface)
+        dcfg = nm.add_ip4_config(['192.0.2.99'], searches=['dock.example'])
+        ddev = nm.add_device('eth1', 'eth1', dcfg)
+        nm.activate([ddev], 'Dock', '0b0f1d5e-7c55-4a6e-9a64-9d2f3c1a0199', '802-3-ethernet',
+                    'dock')
+        s = d.wait(lambda s: len([v for v in s['vpns'] if v['servers']]) == 3,
+                   'three device VPNs')
+        got = {v['id']: (v['servers'], v['domains']) for v in s['vpns']}
+        self.assertEqual(got, {'VPN ' + c: ([srv], [dom]) for c, _, srv, dom in kinds})
+        self.assertEqual(s['primary']['id'], 'Home')
+
     def test_owned_steering_profile_is_never_reported(self):
         nm = self.start_nm()
         _, home, home_cfg = nm.home()

@@ -662,6 +662,23 @@ class TestRoamMoreChanges(RoamTestCase):
         self.assertEqual(self.state(), 'protected')
         self.assertTrue(self.nm.steering_active())
 
+    def test_wireguard_domains_to_its_dns(self):
+        """Issue 10.9: NM's native WireGuard connection (a device connection, not a VPN
+        plugin) is a VPN for split DNS: its domain goes to its DNS server."""
+        self.start_roam_daemon(wait_state='protected')
+        t0 = time.monotonic()
+        self.nm.add_vpn(id='wg-office', uuid=VPN_UUID, iface='wg0', servers=[VPN_DNS],
+                        domains=['corp.example'], type='wireguard')
+
+        def via_vpn():
+            m = self.relay('intranet.corp.example')
+            return m is not None and m.values('A') == [VPN_ANSWERS['intranet.corp.example']]
+        rig.wait_until(via_vpn, 5, interval=0.01,
+                       what='the WireGuard domain to go to the WireGuard DNS')
+        roamrig.note('WireGuard up->its domain routed', int((time.monotonic() - t0) * 1000))
+        self.assertNotIn('intranet.corp.example', self.netdns.queries())
+        self.assertEqual(self.state(), 'protected')
+
     def test_reload_into_trusted(self):
         """trusted-networks added to the file + Reload(): the daemon stands down;
         removed again + SIGHUP: protected again."""
