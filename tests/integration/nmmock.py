@@ -28,6 +28,7 @@ from nmmock_template import (BUS_NAME, CONN_IFACE, CONNECTIVITY, MAIN_OBJ, MANAG
                              SETTINGS_IFACE, SETTINGS_OBJ)
 
 OWN_UUID = 'd4d9a706-83e3-4e49-857d-a38ab2ca8dcf'   # DESIGN.md, Test seams
+OWN_BOUND_UUID = 'd4d9a706-83e3-4e49-857d-a38ab2ca8dd0'
 OWN_ID = 'threatstop-ddr'
 OWN_IFACE = 'ddr0'
 TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'nmmock_template.py')
@@ -62,6 +63,7 @@ class NMMock:
         self.bus = None
         self.networks = {}    # uuid -> spec, replayed by restart()
         self.vpns = {}
+        self.resolv_conf = ''  # the file the mock writes (write_resolv_conf), kept by restart()
 
     # process ------------------------------------------------------------------------
 
@@ -106,6 +108,8 @@ class NMMock:
             self.mock.DdrAddNetwork(self._spec(spec))
         for spec in self.vpns.values():
             self.mock.DdrAddVpn(self._spec(spec))
+        if self.resolv_conf:
+            self.mock.DdrSetResolvConf(self.resolv_conf)
 
     def close(self):
         self.stop()
@@ -169,6 +173,40 @@ class NMMock:
         place: same connection, same device (a late IPv6 list, a DHCP renewal)."""
         self.networks[uuid]['servers'] = list(servers)
         self.mock.DdrSetServers(uuid, dbus.Array([str(s) for s in servers], signature='s'))
+
+    def write_resolv_conf(self, path):
+        """From now on the mock writes `path` (in place) from its DNS configuration, as
+        NM with dns=default and rc-manager=file does ('' = stop)."""
+        self.resolv_conf = path
+        self.mock.DdrSetResolvConf(path)
+
+    def renew_lease(self, uuid, address=None, servers=None):
+        """A DHCP renewal of an active network: same connection and device, a new
+        address and/or server list."""
+        spec = {}
+        if address is not None:
+            spec['address'] = address
+        if servers is not None:
+            spec['servers'] = list(servers)
+            if uuid in self.networks:
+                self.networks[uuid]['servers'] = list(servers)
+        self.mock.DdrRenewLease(uuid, self._spec(spec))
+
+    def deactivate_own(self):
+        """`nmcli connection down threatstop-ddr`: a third party deactivates our owned
+        active connection(s) through NM. Returns how many it deactivated."""
+        mgr = self.bus.get_object(BUS_NAME, MANAGER_OBJ, introspect=False)
+        n = 0
+        for ac in self.manager_prop('ActiveConnections'):
+            try:
+                uuid = str(self.bus.get_object(BUS_NAME, ac, introspect=False).Get(
+                    NM + '.Connection.Active', 'Uuid', dbus_interface=dbus.PROPERTIES_IFACE))
+                if uuid in (OWN_UUID, OWN_BOUND_UUID):
+                    mgr.DeactivateConnection(dbus.ObjectPath(ac), dbus_interface=NM)
+                    n += 1
+            except dbus.exceptions.DBusException:
+                pass     # gone meanwhile (the daemon deactivated it itself)
+        return n
 
     def set_connectivity(self, c):
         self.mock.DdrSetConnectivity(dbus.UInt32(self.connectivity_value(c)))

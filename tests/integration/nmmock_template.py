@@ -21,8 +21,13 @@ DdrSetConnectivity(u), DdrSetServers(s uuid, as), DdrSetCheckResult(i), DdrSetCo
 DdrGetCalls(s method) -> a(dsav), DdrClearCalls(), DdrActiveUuids() -> as,
 DdrReactivations() -> as,
 DdrSetAddAndActivate2(s 'works' | 'refuse') (offers Manager.AddAndActivateConnection2 with
-persist and bind-activation=dbus-client; not offered by default, like NM < 1.16)."""
+persist and bind-activation=dbus-client; not offered by default, like NM < 1.16),
+DdrSetResolvConf(s path) (from then on the mock writes that file from its DNS
+configuration whenever it changes, as NM with dns=default and rc-manager=file does; ''
+stops it), DdrRenewLease(s uuid, a{sv} spec) (a DHCP renewal of an active network: new
+address and/or servers on the same active connection)."""
 
+import os
 import socket
 import struct
 import time
@@ -720,6 +725,40 @@ def _refresh_dns():
         }, signature='sv'))
     entries.sort(key=lambda e: int(e['priority']))
     _update(DNS_OBJ, DNS_IFACE, {'Configuration': dbus.Array(entries, signature='a{sv}')})
+    _write_resolv_conf(entries)
+
+
+def _write_resolv_conf(entries):
+    """NM's resolv.conf (dns=default): servers by priority; a negative priority keeps
+    only the configurations of the lowest priority. Written in place (the tests
+    bind-mount the file, so no rename), at a length that changes with every write:
+    glibc reloads resolv.conf when its size or mtime changes, and two writes within
+    one clock tick have the same mtime."""
+    path = _state.get('resolv_conf')
+    if not path:
+        return
+    if entries and int(entries[0]['priority']) < 0:
+        entries = [e for e in entries if int(e['priority']) == int(entries[0]['priority'])]
+    servers = []
+    for e in entries:
+        servers += [str(s) for s in e['nameservers'] if str(s) not in servers]
+    write_resolv_conf_file(path, servers[:3], 'the NM mock')
+
+
+def write_resolv_conf_file(path, servers, writer):
+    _state['resolv_seq'] = _state.get('resolv_seq', 0) + 1
+    text = '# written by %s (%d)\n' % (writer, _state['resolv_seq'])
+    text += ''.join('nameserver %s\n' % s for s in servers)
+    text += 'options timeout:1 attempts:1\n#'
+    # everything past byte 256 is one comment line, so a reader between the write
+    # and the truncate sees a valid file
+    data = (text + 'x' * (256 + _state['resolv_seq'] % 61 - len(text))).encode()
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
 
 
 def _set_connectivity(c, ip6=None):
@@ -840,6 +879,34 @@ def DdrSetServers(self, uuid, servers):
             _update(ip4, IP4_IFACE, {k: p[k] for k in ('NameserverData', 'Nameservers')})
         if ip6 != ROOT and _exists(ip6):
             _update(ip6, IP6_IFACE, {'Nameservers': _ip6_props(servers, [])['Nameservers']})
+
+
+@dbus.service.method(MOCK_IFACE, in_signature='s', out_signature='')
+def DdrSetResolvConf(self, path):
+    '''Write `path` from the DNS configuration from now on ('' = never).'''
+    _state['resolv_conf'] = str(path)
+    _refresh_dns()
+
+
+@dbus.service.method(MOCK_IFACE, in_signature='sa{sv}', out_signature='')
+def DdrRenewLease(self, uuid, spec):
+    '''A DHCP renewal of the active network with this UUID: the same active connection
+    and device, its IP4Config gets spec's address (s "a.b.c.d/n") and/or servers
+    (as), each with PropertiesChanged; the DNS configuration follows.'''
+    for ac in list(_mprop('ActiveConnections')):
+        if not _exists(ac) or str(_obj(ac).Get(ACTIVE_IFACE, 'Uuid')) != str(uuid):
+            continue
+        ip4 = _obj(ac).Get(ACTIVE_IFACE, 'Ip4Config')
+        if ip4 == ROOT or not _exists(ip4):
+            continue
+        p = _obj(ip4).GetAll(IP4_IFACE)
+        addr = str(spec.get('address', '%s/%d' % (p['AddressData'][0]['address'],
+                                                   int(p['AddressData'][0]['prefix']))))
+        servers = _spec_list(spec, 'servers') if 'servers' in spec else \
+            [str(d['address']) for d in p['NameserverData']]
+        _update(ip4, IP4_IFACE, _ip4_props([addr], str(p.get('Gateway', '')), servers,
+                                           list(p['Domains']), list(p['Searches']),
+                                           int(p['DnsPriority'])))
         _refresh_dns()
         return
     raise dbus.exceptions.DBusException('no active connection ' + uuid,

@@ -146,6 +146,13 @@ def _answer(query, answers):
         qd_end += 4
     question = query[12:qd_end]
     addr = answers.get(key)
+    if addr is None:
+        # '*.zone' answers every name under zone
+        labels = key.split('.')
+        for i in range(1, len(labels)):
+            addr = answers.get('*.' + '.'.join(labels[i:]))
+            if addr is not None:
+                break
     flags = 0x8000 | 0x0400 | (msg.flags & 0x0100) | 0x0080
     if addr is None:
         return key, struct.pack('!6H', msg.id, flags | 3, 1, 0, 0, 0) + question
@@ -156,7 +163,8 @@ def _answer(query, answers):
 
 
 class NetworkDNS:
-    """UDP + TCP DNS on addr:53 answering A records from `answers` (NXDOMAIN else);
+    """UDP + TCP DNS on addr:53 answering A records from `answers` (a key '*.zone'
+    answers every name under zone; NXDOMAIN else);
     `log` lists every query name, lower case, without the final dot."""
 
     def __init__(self, addr, answers):
