@@ -253,9 +253,10 @@ class TestSoak(RoamTestCase):
     def _join(self, rng):
         w = self.world
         if w.network is not None:
-            self.nm.remove_network(NETWORKS[w.network]['uuid'])
+            uuid = NETWORKS[w.network]['uuid']
             w.network = None
             self._timeline()
+            self.nm.remove_network(uuid)
             self._sleep(rng.uniform(0.0, 0.4))     # between two networks: no DNS at all
         w.joins += 1
         w.network = w.joins % len(NETWORKS)
@@ -268,7 +269,9 @@ class TestSoak(RoamTestCase):
         return NETWORKS[w.network]['id']
 
     def do_event(self, kind, rng):
-        """Change the world; returns a detail string."""
+        """Change the world; returns a detail string. What lowers the expectations
+        (a network gone, the service down) enters the world's timeline before it is
+        done, what raises them once it is done."""
         w = self.world
         net = NETWORKS[w.network] if w.network is not None else None
         if kind == 'join':
@@ -276,6 +279,7 @@ class TestSoak(RoamTestCase):
         if kind == 'portal':
             w.portal = 'real'
             w.portal_gen += 1
+            self._timeline()             # less is expected from now on
             self.portal.mode = 'portal'
             self._service()              # behind a real portal the service fails
             self._set_connectivity()
@@ -300,6 +304,7 @@ class TestSoak(RoamTestCase):
             return 'after a %s portal; NM says FULL %.1f s later' % (was, delay)
         if kind == 'service_down':
             w.outage = True
+            self._timeline()
             self._service()
             return 'unbound stopped'
         if kind == 'service_up':
