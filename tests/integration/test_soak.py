@@ -126,7 +126,8 @@ class Sampler:
 
     def stop(self):
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
         self._pool.shutdown(wait=True)
         with self._lock:
             return sorted(self.samples)
@@ -406,6 +407,7 @@ class TestSoak(RoamTestCase):
         props = PropertyLog(self.bus_rig.address)
         self.addCleanup(props.stop)
         sampler = Sampler()
+        self.addCleanup(sampler.stop)
         events = []
 
         t0 = time.monotonic()
