@@ -180,10 +180,12 @@ class NMMock:
         self.resolv_conf = path
         self.mock.DdrSetResolvConf(path)
 
-    def renew_lease(self, uuid, address=None, servers=None):
+    def renew_lease(self, uuid, address=None, servers=None, servers6=None):
         """A DHCP renewal of an active network: same connection and device, a new
-        address and/or server list."""
+        address and/or server list (servers6: IPv6 servers arriving late)."""
         spec = {}
+        if servers6 is not None:
+            spec['servers6'] = list(servers6)
         if address is not None:
             spec['address'] = address
         if servers is not None:

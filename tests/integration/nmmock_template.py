@@ -892,7 +892,8 @@ def DdrSetResolvConf(self, path):
 def DdrRenewLease(self, uuid, spec):
     '''A DHCP renewal of the active network with this UUID: the same active connection
     and device, its IP4Config gets spec's address (s "a.b.c.d/n") and/or servers
-    (as), each with PropertiesChanged; the DNS configuration follows.'''
+    (as), its IP6Config the IPv6 servers servers6 (as: a late IPv6 server list), each
+    with PropertiesChanged; the DNS configuration follows.'''
     for ac in list(_mprop('ActiveConnections')):
         if not _exists(ac) or str(_obj(ac).Get(ACTIVE_IFACE, 'Uuid')) != str(uuid):
             continue
@@ -907,6 +908,10 @@ def DdrRenewLease(self, uuid, spec):
         _update(ip4, IP4_IFACE, _ip4_props([addr], str(p.get('Gateway', '')), servers,
                                            list(p['Domains']), list(p['Searches']),
                                            int(p['DnsPriority'])))
+        ip6 = _obj(ac).Get(ACTIVE_IFACE, 'Ip6Config')
+        if 'servers6' in spec and ip6 != ROOT and _exists(ip6):
+            _update(ip6, IP6_IFACE, _ip6_props(_spec_list(spec, 'servers6'),
+                                               list(p['Domains'])))
         _refresh_dns()
         return
     raise dbus.exceptions.DBusException('no active connection ' + uuid,

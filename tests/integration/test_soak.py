@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Issue 10, the roaming soak: a seeded random sequence of what a laptop lives through
 (join a network, a captive portal and its login, the service down and up, a VPN up and
-down, suspend/resume, a DHCP renewal, `nmcli connection down threatstop-ddr`,
-resolv.conf rewritten behind the daemon, a NetworkManager restart, a fake portal while
-the service answers), run against the real daemon on the roaming rig (roamrig.py: the
+down, suspend/resume, a DHCP renewal (half of them with a late IPv6 server list),
+`nmcli connection down threatstop-ddr`, resolv.conf rewritten behind the daemon, a
+NetworkManager restart, a fake portal while the service answers), run against the real daemon on the roaming rig (roamrig.py: the
 NM mock, which here also writes resolv.conf from its DNS configuration as NM with
 rc-manager=file does; real unbound as the DoH service; the network's and the VPN's own
 DNS servers; the portal responder; a logind mock).
@@ -331,7 +331,8 @@ class TestSoak(RoamTestCase):
             return 'asleep %.1f s' % nap
         if kind == 'renewal':
             addr = '192.168.77.%d/24' % rng.randrange(10, 250)
-            self.nm.renew_lease(net['uuid'], address=addr)
+            v6 = ['fd00:77::%x' % rng.randrange(1, 0xffff)] if rng.random() < 0.5 else []
+            self.nm.renew_lease(net['uuid'], address=addr, servers6=v6)
             env = {'PATH': test_dispatcher.PATH,
                    'DBUS_SYSTEM_BUS_ADDRESS': self.bus_rig.address,
                    'CONNECTION_UUID': net['uuid'], 'CONNECTION_ID': net['id'],
@@ -340,7 +341,8 @@ class TestSoak(RoamTestCase):
                    'NM_DISPATCHER_ACTION': 'dhcp4-change'}
             subprocess.run([test_dispatcher.SCRIPT, net['iface'], 'dhcp4-change'], env=env,
                            capture_output=True, timeout=10)
-            return 'new address %s, dispatcher dhcp4-change' % addr
+            return 'new address %s%s, dispatcher dhcp4-change' % (
+                addr, ', IPv6 servers ' + v6[0] if v6 else '')
         if kind == 'nmcli_down':
             n = self.nm.deactivate_own()
             return '%d owned activation(s) deactivated' % n
