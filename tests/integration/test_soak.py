@@ -30,7 +30,7 @@ times are exact). The three figures of the issue:
   done; 1 s later for steering removed behind the daemon's back (the time it may take
   to notice); after the service came back (`service_up`, `login`), the moment the
   daemon published ServiceReachable=true (how long that took is reported as the
-  re-probe delay, without a goal; no such moment in the window: nothing counted).
+  re-probe delay, without a goal; before it, nothing is counted).
   Goal: at most 1 s an event (plus one sample: the 100 ms grid).
 
 A sample stands for the time until the next one (at most 0.2 s). The soak fails when
@@ -489,7 +489,9 @@ class Report:
                 ev += DETECT_ALLOWANCE       # noticing the loss may take that long
             if e.kind in ('service_up', 'login') and not prev_up and w['protect']:
                 # "the service answered": only the daemon's own probe can tell
-                t = self.props.first('ServiceReachable', True, e.t_begin, self._end_of(e))
+                until = next((x.t_begin for x in self.events[e.n + 1:]
+                              if x.kind in SERVICE_LOSS), self.t_end)
+                t = self.props.first('ServiceReachable', True, e.t_begin, until)
                 self.reprobe[e.n] = None if t is None else max(0.0, t - e.t_done)
                 ev = float('inf') if t is None else max(ev, t)
             self.evidence[e.n] = ev
