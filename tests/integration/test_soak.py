@@ -491,7 +491,8 @@ class Report:
                 # "the service answered": only the daemon's own probe can tell
                 until = next((x.t_begin for x in self.events[e.n + 1:]
                               if x.kind in SERVICE_LOSS), self.t_end)
-                t = self.props.first('ServiceReachable', True, e.t_begin, until)
+                t = e.t_done if self.props.at('ServiceReachable', e.t_done) is True else \
+                    self.props.first('ServiceReachable', True, e.t_begin, until)
                 self.reprobe[e.n] = None if t is None else max(0.0, t - e.t_done)
                 ev = float('inf') if t is None else max(ev, t)
             self.evidence[e.n] = ev
