@@ -218,13 +218,20 @@ ddr_indicator_model_clear (DdrIndicatorModel *model)
 }
 
 DdrNotice
-ddr_indicator_notice_next (DdrNotice last, const DdrIndicatorModel *model, gboolean *forget)
+ddr_indicator_notice_next (DdrNotice                last,
+                           gboolean                 last_offered_login,
+                           const DdrIndicatorModel *model,
+                           gboolean                *forget)
 {
   *forget = FALSE;
   switch (model->look)
     {
     case DDR_LOOK_PORTAL:
-      return last == DDR_NOTICE_PORTAL ? DDR_NOTICE_NONE : DDR_NOTICE_PORTAL;
+      /* NM's verdict comes before the probe has the portal's address: the notice
+       * is replaced once it can offer the login */
+      if (last != DDR_NOTICE_PORTAL || (model->login_url && !last_offered_login))
+        return DDR_NOTICE_PORTAL;
+      return DDR_NOTICE_NONE;
     case DDR_LOOK_PROTECTED:
       /* only after the person was told protection was gone */
       return last == DDR_NOTICE_PORTAL || last == DDR_NOTICE_OFF ? DDR_NOTICE_BACK

@@ -64,10 +64,12 @@ void      ddr_indicator_model_compute (const DdrIndicatorInput *in,
                                        DdrIndicatorModel       *out);
 void      ddr_indicator_model_clear   (DdrIndicatorModel       *model);
 
-/* The notice to show now, given the last one shown; DDR_NOTICE_NONE = nothing new.
- * *forget is set when the last notice no longer applies (paused, trusted, ...) so the
- * caller resets its memory without notifying. */
+/* The notice to show now, given the last one shown (and whether it offered the
+ * login); DDR_NOTICE_NONE = nothing new. A portal notice is shown again once the
+ * portal's address is known. *forget is set when the last notice no longer applies
+ * (paused, trusted, ...) so the caller resets its memory without notifying. */
 DdrNotice ddr_indicator_notice_next   (DdrNotice                last,
+                                       gboolean                 last_offered_login,
                                        const DdrIndicatorModel *model,
                                        gboolean                *forget);
 

@@ -112,9 +112,12 @@ refresh (DdrIndicator *self)
   ddr_indicator_sni_update (self->sni, &self->model);
   ddr_indicator_menu_update (self->menu, &self->model);
 
-  notice = ddr_indicator_notice_next (self->last_notice, &self->model, &forget);
+  notice = ddr_indicator_notice_next (self->last_notice, self->portal_notice_url != NULL,
+                                      &self->model, &forget);
   if (forget)
     self->last_notice = DDR_NOTICE_NONE;
+  if (notice != DDR_NOTICE_PORTAL && self->model.look != DDR_LOOK_PORTAL)
+    g_clear_pointer (&self->portal_notice_url, g_free);
   if (notice != DDR_NOTICE_NONE)
     {
       self->last_notice = notice;

@@ -173,7 +173,7 @@ class TrayHost:
         self.procs[name] = p
         return p
 
-    def start(self, timeout=20):
+    def start(self, timeout=20, panel=True):
         t0 = time.monotonic()
         os.makedirs(self.dir, exist_ok=True)
         self._configure()
@@ -191,7 +191,8 @@ class TrayHost:
             raise AssertionError('Xvfb did not start:\n' + self.log('xvfb'))
         self.display = ':' + n
         self.bus = dbus.bus.BusConnection(self.address)
-        self.start_panel()
+        if panel:
+            self.start_panel()
         self.start_dunst()
         self.ready_ms = int((time.monotonic() - t0) * 1000)
         return self

@@ -281,10 +281,11 @@ test_hostile_network_name (void)
 /* Feeds states in order; returns the notices shown, as letters (P, O, B, - for none,
  * F for a forget). */
 static char *
-notices (const char *const *states, const guint64 *since)
+notices (const char *const *states, const guint64 *since, const char *const *urls)
 {
   GString *out = g_string_new (NULL);
   DdrNotice last = DDR_NOTICE_NONE;
+  gboolean offered = FALSE;
 
   for (gsize i = 0; states[i]; i++)
     {
@@ -296,12 +297,16 @@ notices (const char *const *states, const guint64 *since)
       if (g_str_equal (states[i], "stopped"))
         in.running = FALSE;
       in.unprotected_since = since[i];
+      in.portal_url = urls ? urls[i] : "";
       ddr_indicator_model_compute (&in, &m);
-      n = ddr_indicator_notice_next (last, &m, &forget);
+      n = ddr_indicator_notice_next (last, offered, &m, &forget);
       if (forget)
         last = DDR_NOTICE_NONE;
       if (n != DDR_NOTICE_NONE)
-        last = n;
+        {
+          last = n;
+          offered = m.login_url != NULL;
+        }
       g_string_append_c (out, "-POB"[n]);
       if (forget)
         g_string_append_c (out, 'F');
@@ -325,13 +330,21 @@ test_notices (void)
   };
   static const char *const paused[] = { "unreachable", "paused", "protected", "trusted", NULL };
   static const guint64 paused_since[] = { NOW - 40, NOW - 50, 0, NOW, 0 };
-  g_autofree char *a = notices (story, since);
-  g_autofree char *b = notices (paused, paused_since);
+  static const char *const portal[] = { "portal", "portal", "portal", "portal", NULL };
+  static const char *const portal_urls[] = { "", "http://login.portal.test/",
+                                             "http://login.portal.test/", "javascript:x" };
+  static const guint64 portal_since[] = { NOW, NOW, NOW, NOW };
+  g_autofree char *a = notices (story, since, NULL);
+  g_autofree char *b = notices (paused, paused_since, NULL);
+  g_autofree char *c = notices (portal, portal_since, portal_urls);
 
   /* a portal at once, "protected again" after it; "off" only after 30 s; never twice */
   g_assert_cmpstr (a, ==, "--P-B--O-B-OB");
   /* a pause forgets the warning: no "protected again" after resuming */
   g_assert_cmpstr (b, ==, "O-F--");
+  /* NM's verdict first, the portal's address a moment later: shown again, with the
+   * login; never for a hostile address */
+  g_assert_cmpstr (c, ==, "PP--");
 }
 
 int
