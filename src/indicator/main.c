@@ -11,6 +11,26 @@
 #include "ddr-indicator.h"
 
 #define ATTENTION_AFTER_S 30
+#define INSTANCE_NAME     "com.threatstop.DDR1.Indicator"
+
+/* One indicator per session: the autostart entry and the user unit may both start one. */
+static gboolean
+first_in_session (GDBusConnection *session, GError **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+  guint32 result = 0;
+
+  reply = g_dbus_connection_call_sync (session, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "RequestName",
+                                       g_variant_new ("(su)", INSTANCE_NAME,
+                                                      0x4 /* DO_NOT_QUEUE */),
+                                       G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                                       NULL, error);
+  if (reply == NULL)
+    return FALSE;
+  g_variant_get (reply, "(u)", &result);
+  return result == 1 /* PRIMARY_OWNER */;
+}
 
 static gboolean
 on_signal (gpointer user_data)
@@ -91,6 +111,16 @@ main (int argc, char **argv)
       return 1;
     }
   g_dbus_connection_set_exit_on_close (session, FALSE);
+  if (!first_in_session (session, &error))
+    {
+      if (error)
+        {
+          g_printerr ("threatstop-ddr-indicator: %s\n", error->message);
+          return 1;
+        }
+      g_message ("An indicator already runs in this session; exiting");
+      return 0;
+    }
 
   loop = g_main_loop_new (NULL, FALSE);
   g_signal_connect (session, "closed", G_CALLBACK (on_session_closed), loop);

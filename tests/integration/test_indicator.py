@@ -406,6 +406,12 @@ class TestIndicatorRestarts(IndicatorTestCase):
                        what='the notifications-only message')
         self.click('Details…')
         self.mon.wait('ThreatSTOP DNS Defense')
+        # the autostart entry and the user unit may both start one: the second leaves
+        second = subprocess.run([indicator_binary()], env=dict(
+            self.host.env(), DBUS_SYSTEM_BUS_ADDRESS=self.bus_rig.address),
+            capture_output=True, text=True, timeout=10)
+        self.assertEqual(second.returncode, 0, second.stderr)
+        self.assertIn('already runs in this session', second.stderr)
 
         self.host.start_panel()
         rig.wait_until(self.registered, 10, what='the item registered with the new watcher')

@@ -47,8 +47,15 @@ EXPECTED = [
     '/usr/share/doc/threatstop-ddr/copyright',
     '/usr/share/doc/threatstop-ddr/changelog.gz',
     '/usr/share/doc/threatstop-ddr/examples/ddr.conf',
-]
+    # the desktop indicator (issue 11)
+    '/usr/bin/threatstop-ddr-indicator',
+    '/etc/xdg/autostart/threatstop-ddr-indicator.desktop',
+    '/usr/lib/systemd/user/threatstop-ddr-indicator.service',
+] + ['/usr/share/icons/hicolor/scalable/status/threatstop-ddr-%s-symbolic.svg' % s
+     for s in ('protected', 'portal', 'unprotected', 'paused', 'trusted', 'forwarding',
+               'stopped')]
 EXECUTABLE = {'/usr/bin/threatstop-ddr-admin', '/usr/sbin/threatstop-ddrd',
+              '/usr/bin/threatstop-ddr-indicator',
               '/usr/lib/NetworkManager/dispatcher.d/90-threatstop-ddr'}
 # Host paths the package would touch if it were installed for real.
 HOST_WATCH = ['/usr/sbin/threatstop-ddrd', '/usr/bin/threatstop-ddr-admin', '/etc/threatstop-ddr',
@@ -173,7 +180,9 @@ class TestPackaging(unittest.TestCase):
         shutil.rmtree(ctl, ignore_errors=True)
         run(['dpkg-deb', '-e', self.deb, ctl], check=True)
         with open(os.path.join(ctl, 'conffiles')) as f:
-            self.assertEqual(f.read().split(), ['/etc/threatstop-ddr/ddr.conf'])
+            self.assertEqual(sorted(f.read().split()),
+                             ['/etc/threatstop-ddr/ddr.conf',
+                              '/etc/xdg/autostart/threatstop-ddr-indicator.desktop'])
         # the unit points at the installed binaries
         unit = run(['dpkg-deb', '--fsys-tarfile', self.deb], check=True,
                    text=False).stdout
