@@ -311,25 +311,47 @@ set_item (Item *it, const char *label, gboolean enabled, gboolean visible)
 void
 ddr_indicator_menu_update (DdrIndicatorMenu *self, const DdrIndicatorModel *m)
 {
-  gboolean changed = FALSE;
+  gboolean changed[DDR_MENU_N_ITEMS] = { FALSE };
+  gboolean any = FALSE;
+  GVariantBuilder updated;
   Item *it = self->items;
 
-  changed |= set_item (&it[DDR_MENU_STATUS], m->state_words, FALSE, TRUE);
-  changed |= set_item (&it[DDR_MENU_LOGIN], m->login_label, m->login_url != NULL,
-                       m->login_url != NULL);
-  changed |= set_item (&it[DDR_MENU_SEP1], NULL, TRUE, TRUE);
-  changed |= set_item (&it[DDR_MENU_PAUSE_15], _("Pause for 15 minutes"), m->pause_enabled,
-                       m->show_pause);
-  changed |= set_item (&it[DDR_MENU_PAUSE_60], _("Pause for 1 hour"), m->pause_enabled,
-                       m->show_pause);
-  changed |= set_item (&it[DDR_MENU_RESUME], _("Resume"), m->pause_enabled, m->show_resume);
+  changed[DDR_MENU_STATUS] = set_item (&it[DDR_MENU_STATUS], m->state_words, FALSE, TRUE);
+  changed[DDR_MENU_LOGIN] = set_item (&it[DDR_MENU_LOGIN], m->login_label, m->login_url != NULL,
+                                      m->login_url != NULL);
+  changed[DDR_MENU_SEP1] = set_item (&it[DDR_MENU_SEP1], NULL, TRUE, TRUE);
+  changed[DDR_MENU_PAUSE_15] = set_item (&it[DDR_MENU_PAUSE_15], _("Pause for 15 minutes"),
+                                         m->pause_enabled, m->show_pause);
+  changed[DDR_MENU_PAUSE_60] = set_item (&it[DDR_MENU_PAUSE_60], _("Pause for 1 hour"),
+                                         m->pause_enabled, m->show_pause);
+  changed[DDR_MENU_RESUME] = set_item (&it[DDR_MENU_RESUME], _("Resume"), m->pause_enabled,
+                                       m->show_resume);
   /* no two separators in a row while the pause group is hidden */
-  changed |= set_item (&it[DDR_MENU_SEP2], NULL, TRUE, m->show_pause || m->show_resume);
-  changed |= set_item (&it[DDR_MENU_REPROBE], _("Check again"), m->reprobe_enabled, TRUE);
-  changed |= set_item (&it[DDR_MENU_DETAILS], _("Details…"), TRUE, TRUE);
-  if (!changed)
-    return;
+  changed[DDR_MENU_SEP2] = set_item (&it[DDR_MENU_SEP2], NULL, TRUE,
+                                     m->show_pause || m->show_resume);
+  changed[DDR_MENU_REPROBE] = set_item (&it[DDR_MENU_REPROBE], _("Check again"),
+                                        m->reprobe_enabled, TRUE);
+  changed[DDR_MENU_DETAILS] = set_item (&it[DDR_MENU_DETAILS], _("Details…"), TRUE, TRUE);
+
+  /* hosts that keep their menu (xfce4-sntray-plugin) update entries from
+   * ItemsPropertiesUpdated; LayoutUpdated alone left them showing the old labels */
+  g_variant_builder_init (&updated, G_VARIANT_TYPE ("a(ia{sv})"));
+  for (int i = 1; i < DDR_MENU_N_ITEMS; i++)
+    if (changed[i])
+      {
+        any = TRUE;
+        g_variant_builder_add (&updated, "(i@a{sv})", i, item_properties (self, i, NULL));
+      }
+  if (!any)
+    {
+      g_variant_builder_clear (&updated);
+      return;
+    }
   self->revision++;
+  g_dbus_connection_emit_signal (self->bus, NULL, self->path, MENU_IFACE, "ItemsPropertiesUpdated",
+                                 g_variant_new ("(@a(ia{sv})@a(ias))", g_variant_builder_end (&updated),
+                                                g_variant_new_array (G_VARIANT_TYPE ("(ias)"), NULL, 0)),
+                                 NULL);
   g_dbus_connection_emit_signal (self->bus, NULL, self->path, MENU_IFACE, "LayoutUpdated",
                                  g_variant_new ("(ui)", self->revision, 0), NULL);
 }

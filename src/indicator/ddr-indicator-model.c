@@ -181,6 +181,8 @@ ddr_indicator_model_compute (const DdrIndicatorInput *in, DdrIndicatorModel *out
   out->show_pause = in->running && !out->show_resume && out->look != DDR_LOOK_FORWARDING;
   out->pause_enabled = in->running && in->may_pause;
   out->reprobe_enabled = in->running;
+  out->transient = out->look == DDR_LOOK_UNPROTECTED
+                   && (g_strcmp0 (in->state, "probing") == 0 || g_strcmp0 (in->state, "starting") == 0);
   out->unprotected = out->look == DDR_LOOK_PORTAL || out->look == DDR_LOOK_UNPROTECTED
                      || out->look == DDR_LOOK_STOPPED;
 
@@ -238,6 +240,9 @@ ddr_indicator_notice_next (DdrNotice                last,
                                                                   : DDR_NOTICE_NONE;
     case DDR_LOOK_UNPROTECTED:
     case DDR_LOOK_STOPPED:
+      /* the daemon re-checks a portal now and then: its login notice stays */
+      if (model->transient && last == DDR_NOTICE_PORTAL)
+        return DDR_NOTICE_NONE;
       if (g_str_equal (model->sni_status, "NeedsAttention") && last != DDR_NOTICE_OFF)
         return DDR_NOTICE_OFF;
       return DDR_NOTICE_NONE;

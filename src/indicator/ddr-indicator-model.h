@@ -46,6 +46,7 @@ typedef struct {
   gboolean    pause_enabled;      /* sensitivity of pause and resume */
   gboolean    reprobe_enabled;
   gboolean    unprotected;        /* a state the person should be told about */
+  gboolean    transient;          /* probing or starting: passes by itself */
   gint64      attention_in_s;     /* seconds until NeedsAttention, -1 = no timer */
 } DdrIndicatorModel;
 

@@ -231,6 +231,25 @@ emit (DdrIndicatorSni *self, const char *signal, GVariant *parameters)
     g_debug ("%s not sent: %s", signal, error->message);
 }
 
+/* Hosts read the tooltip's text as markup (KDE, xfce4-sntray-plugin), and it holds a
+ * network's name: the three characters that make markup are escaped, nothing else. */
+static char *
+escape_markup (const char *text)
+{
+  GString *out = g_string_new (NULL);
+
+  for (const char *p = text; *p; p++)
+    if (*p == '<')
+      g_string_append (out, "&lt;");
+    else if (*p == '>')
+      g_string_append (out, "&gt;");
+    else if (*p == '&')
+      g_string_append (out, "&amp;");
+    else
+      g_string_append_c (out, *p);
+  return g_string_free (out, FALSE);
+}
+
 /* Replace *field with value; TRUE when it changed. */
 static gboolean
 set_string (char **field, const char *value)
@@ -246,8 +265,7 @@ void
 ddr_indicator_sni_update (DdrIndicatorSni *self, const DdrIndicatorModel *model)
 {
   gboolean icon = set_string (&self->icon_name, model->icon_name);
-  /* hosts may read the tooltip's text as markup, and it holds the network's name */
-  g_autofree char *text = g_markup_escape_text (model->tooltip, -1);
+  g_autofree char *text = escape_markup (model->tooltip);
   gboolean tip = set_string (&self->tooltip_text, text);
 
   if (icon)

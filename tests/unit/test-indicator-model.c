@@ -330,10 +330,12 @@ test_notices (void)
   };
   static const char *const paused[] = { "unreachable", "paused", "protected", "trusted", NULL };
   static const guint64 paused_since[] = { NOW - 40, NOW - 50, 0, NOW, 0 };
-  static const char *const portal[] = { "portal", "portal", "portal", "portal", NULL };
+  static const char *const portal[] = { "portal", "portal", "portal", "portal", "probing",
+                                        "portal", "unreachable", NULL };
   static const char *const portal_urls[] = { "", "http://login.portal.test/",
-                                             "http://login.portal.test/", "javascript:x" };
-  static const guint64 portal_since[] = { NOW, NOW, NOW, NOW };
+                                             "http://login.portal.test/", "javascript:x", "",
+                                             "http://login.portal.test/", "" };
+  static const guint64 portal_since[] = { NOW, NOW, NOW, NOW, NOW - 60, NOW - 60, NOW - 60 };
   g_autofree char *a = notices (story, since, NULL);
   g_autofree char *b = notices (paused, paused_since, NULL);
   g_autofree char *c = notices (portal, portal_since, portal_urls);
@@ -343,8 +345,9 @@ test_notices (void)
   /* a pause forgets the warning: no "protected again" after resuming */
   g_assert_cmpstr (b, ==, "O-F--");
   /* NM's verdict first, the portal's address a moment later: shown again, with the
-   * login; never for a hostile address */
-  g_assert_cmpstr (c, ==, "PP--");
+   * login; never for a hostile address; a re-check of the portal (probing) keeps the
+   * login notice, an unreachable service after it does not */
+  g_assert_cmpstr (c, ==, "PP----O");
 }
 
 int
