@@ -15,7 +15,8 @@ import rig
 
 SRC = busrig.SRC
 MAN = os.path.join(SRC, 'data', 'man')
-PAGES = ['threatstop-ddrd.8', 'threatstop-ddr-admin.8', 'ddr.conf.5']
+PAGES = ['threatstop-ddrd.8', 'threatstop-ddr-admin.8', 'ddr.conf.5',
+         'threatstop-ddr-indicator.1']
 COMPLETION = os.path.join(SRC, 'data', 'bash-completion', 'threatstop-ddr-admin')
 BASH_COMPLETION = '/usr/share/bash-completion/bash_completion'
 
@@ -157,6 +158,17 @@ class TestManPages(unittest.TestCase):
         text = render('threatstop-ddrd.8')
         opts = long_options(help)
         self.assertIn('--config', opts)
+        section = text.split('\nOPTIONS\n', 1)[1]
+        for opt in opts:
+            with self.subTest(option=opt):
+                self.assertRegex(section, r'(?m)^ {0,8}(-\w, )?%s\b' % re.escape(opt))
+
+    def test_every_indicator_flag_is_documented(self):
+        help = help_text(rig.built('indicator binary', 'src', 'indicator',
+                                   'threatstop-ddr-indicator'))
+        text = render('threatstop-ddr-indicator.1')
+        opts = long_options(help)
+        self.assertIn('--attention-after', opts)
         section = text.split('\nOPTIONS\n', 1)[1]
         for opt in opts:
             with self.subTest(option=opt):

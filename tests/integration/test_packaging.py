@@ -51,6 +51,7 @@ EXPECTED = [
     '/usr/bin/threatstop-ddr-indicator',
     '/etc/xdg/autostart/threatstop-ddr-indicator.desktop',
     '/usr/lib/systemd/user/threatstop-ddr-indicator.service',
+    '/usr/share/man/man1/threatstop-ddr-indicator.1.gz',
 ] + ['/usr/share/icons/hicolor/scalable/status/threatstop-ddr-%s-symbolic.svg' % s
      for s in ('protected', 'portal', 'unprotected', 'paused', 'trusted', 'forwarding',
                'stopped')]
