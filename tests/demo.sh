@@ -1,11 +1,15 @@
 #!/bin/bash
-# Demo of the full system, in two parts.
+# Demo of the full system, in three parts.
 #  1. The relay: a local "ThreatSTOP service" (unbound speaking DNS-over-HTTPS with a test
 #     CA) and threatstop-ddrd relaying plain DNS on 127.0.0.1:10053 to it.
 #  2. Roaming (tests/demo_roaming.py, as root: sudo is used when not root): the daemon
 #     with NetworkManager (python3-dbusmock's mock) through a captive portal, login,
 #     split DNS, the service going down and back, pause/resume and stop, inside a
 #     private network + mount namespace (this machine's network and DNS are untouched).
+#  3. The desktop (tests/demo_indicator.py, as root): threatstop-ddr-indicator on a headless
+#     desktop (private session bus, Xvfb, xfce4-panel's tray, dunst) through the portal,
+#     login, service-down and daemon-stop story; a screenshot per step in
+#     $DEMO_OUT/indicator/ (default demo-output/), and the notifications received.
 # Exits 1 when anything differs from what it describes (it doubles as a smoke test).
 #
 # usage: tests/demo.sh     (uses $BUILD, default ./build; needs unbound, dig, openssl,
@@ -160,9 +164,24 @@ if [ ${#roam[@]} -gt 0 ]; then
   "${roam[@]}" || failures=$((failures + 1))
 fi
 
+step "Part 3: the desktop - what the person at the laptop sees"
+echo "threatstop-ddr-indicator on a headless desktop: a private session bus, Xvfb, xfce4-panel with"
+echo "its StatusNotifierItem tray and dunst for notifications, following the same daemon through the"
+echo "same story (in its own private namespaces). A screenshot of the screen at each step:"
+DEMO_OUT=${DEMO_OUT:-$top/demo-output}
+desk=("$PY" "$here/demo_indicator.py" --build "$BUILD" --out "$DEMO_OUT/indicator")
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then desk=(sudo "${desk[@]}"); else desk=(); fi
+fi
+if [ ${#desk[@]} -gt 0 ]; then
+  "${desk[@]}" || failures=$((failures + 1))
+else
+  echo "${R}This part needs root as well.${N}"; failures=$((failures + 1))
+fi
+
 echo
 if [ "$failures" = 0 ]; then
-  echo "${G}${B}Demo complete: the relay and roaming behaved as described.${N}"
+  echo "${G}${B}Demo complete: the relay, roaming and the desktop indicator behaved as described.${N}"
 else
   echo "${R}${B}Demo finished with $failures unexpected result(s).${N}"
   exit 1
