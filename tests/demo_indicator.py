@@ -68,8 +68,19 @@ def main(argv):
     failed = None
     case = Desk()
 
-    def shot(name, unlike=None):
-        path = case.shot_shown(name, unlike=unlike)
+    bubble = (360, 130, 280, 34)     # where dunst draws (top right, under the panel)
+
+    def shot(name, unlike=None, new_bubble_since=None):
+        """A screenshot once the panel shows the new icon (unlike: differs from that
+        picture's) and, with new_bubble_since, once dunst has redrawn its bubble."""
+        def ready():
+            path = case.shot_shown(name, unlike=unlike)
+            if new_bubble_since is None:
+                return path
+            a = test_indicator.trayrig.pixels(path, bubble)[2]
+            b = test_indicator.trayrig.pixels(new_bubble_since, bubble)[2]
+            return path if sum(1 for x, y in zip(a, b) if x != y) > 50 else None
+        path = roamrig.rig.wait_until(ready, 10, interval=0.1, what='the screen of ' + name)
         shots.append(path)
         print('    screenshot: %s' % path)
         return path
@@ -134,7 +145,7 @@ def main(argv):
         back = case.mon.wait('Protected again', n)
         check(back['replaces_id'] == note['id'],
               '"Protected again" replaced the portal notification (id %d)' % note['id'])
-        shot('4-protected-again', unlike=portal_png)
+        again = shot('4-protected-again', unlike=portal_png, new_bubble_since=portal_png)
 
         step(5, 'The ThreatSTOP service stops answering: not protected; after %d s the '
              'icon asks for attention and a notification says why'
@@ -146,21 +157,21 @@ def main(argv):
         case.state_to_icon('unreachable', 'unreachable', 'unprotected', down)
         off = case.mon.wait('Protection is off', n, timeout=15)
         check(True, 'notification "Protection is off": %s' % off['body'])
-        shot('5-service-down', unlike=protected)
+        down_png = shot('5-service-down', unlike=protected, new_bubble_since=again)
 
         step(6, 'The service answers again')
         n = len(case.mon.calls)
         case.state_to_icon('protected(service back)', 'protected', 'protected',
                            case.unbound.start)
         case.mon.wait('Protected again', n, timeout=15)
-        shot('6-service-back')
+        back_png = shot('6-service-back', unlike=down_png, new_bubble_since=down_png)
 
         step(7, 'The daemon stops (as at uninstall or a crash): the indicator shows it')
         n = len(case.mon.calls)
         d.stop()
         case.wait_icon('stopped')
         case.mon.wait('Protection is off', n, timeout=15)
-        shot('7-daemon-stopped', unlike=protected)
+        shot('7-daemon-stopped', unlike=protected, new_bubble_since=back_png)
 
         print('\n%sNotifications the desktop received (summary / body / actions, '
               'replaces_id -> id):%s' % (B, N))
