@@ -110,8 +110,8 @@ def main(argv):
         protected = shot('1-protected')
 
         step(2, 'A captive portal: NetworkManager says PORTAL, the probe is redirected')
-        def portal():
-            case.portal.mode = 'portal'
+        def portal():         # a real one: the DoH service does not answer behind it
+            case.real_portal()
             case.nm.set_connectivity('PORTAL')
         case.state_to_icon('portal', 'portal', 'portal', portal)
         test_indicator.pump_until(lambda: 'Log in to %s…' % WIFI_ID in case.labels(), 10,
@@ -140,7 +140,7 @@ def main(argv):
         n = len(case.mon.calls)
         def login():
             case.nm.set_check_result('FULL')
-            case.portal.mode = 'full'
+            case.portal_login()
         case.state_to_icon('protected(login)', 'protected', 'protected', login)
         back = case.mon.wait('Protected again', n)
         check(back['replaces_id'] == note['id'],

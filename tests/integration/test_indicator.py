@@ -281,8 +281,8 @@ class TestIndicatorPortal(IndicatorTestCase):
         self.assertEqual(self.mon.calls, [], 'no notification while protected')
 
         # a captive portal
-        def portal():
-            self.portal.mode = 'portal'
+        def portal():         # a real one: the DoH service does not answer behind it
+            self.real_portal()
             self.nm.set_connectivity('PORTAL')
         self.state_to_icon('portal', 'portal', 'portal', portal)
         rig.wait_until(lambda: self.prop('PortalUrl') == LOGIN_URL, 5, what='PortalUrl')
@@ -321,7 +321,7 @@ class TestIndicatorPortal(IndicatorTestCase):
         # logged in: protected again, the bubble replaced (never a second one)
         def login():
             self.nm.set_check_result('FULL')
-            self.portal.mode = 'full'
+            self.portal_login()
         n = len(self.mon.calls)
         self.state_to_icon('protected(login)', 'protected', 'protected', login)
         back = self.mon.wait('Protected again', n)
