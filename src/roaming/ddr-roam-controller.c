@@ -80,9 +80,10 @@ ddr_roam_update (DdrRoamController *self)
     d = ddr_roam_decide (&self->facts);
   if (d.state != self->state)
     {
-      g_info ("state %s -> %s after %" G_GINT64_FORMAT " ms", ddr_roam_state_to_string (self->state),
-              ddr_roam_state_to_string (d.state),
-              (g_get_monotonic_time () - self->changed_us) / 1000);
+      /* The transition itself is logged once, where it is published (ddr-manager.c). */
+      g_debug ("%s after %" G_GINT64_FORMAT " ms since the last network event",
+               ddr_roam_state_to_string (d.state),
+               (g_get_monotonic_time () - self->changed_us) / 1000);
       self->state = d.state;
     }
   ddr_roam_steer_follow_state (self);
@@ -194,11 +195,11 @@ ensure_steer (DdrRoamController *self)
     return;
   self->steer = ddr_steer_new (self->config.dns_backend, self->bus, self->root, self->state_dir,
                                &error);
+  /* ddr_steer_new logs which backend it chose. */
   if (!self->steer)
     ddr_roam_set_error (self, error->message);
   else
     {
-      g_info ("DNS steering backend: %s", ddr_steer_get_backend (self->steer));
       g_signal_connect (self->steer, "lost", G_CALLBACK (ddr_roam_on_steering_lost), self);
     }
 }

@@ -52,7 +52,7 @@ set_state (DdrManager *self, const char *state, const char *reason, gboolean pro
 {
   DdrGenService *s = self->service;
   gboolean was_protected = ddr_gen_service_get_protected (s);
-  gboolean changed = g_strcmp0 (ddr_gen_service_get_state (s), state) != 0;
+  g_autofree char *old = g_strdup (ddr_gen_service_get_state (s));
   guint64 unprotected_since = ddr_gen_service_get_unprotected_since (s);
 
   /* Forwarding steers nothing, so nothing is "unprotected" there either. */
@@ -68,8 +68,10 @@ set_state (DdrManager *self, const char *state, const char *reason, gboolean pro
   ddr_gen_service_set_unprotected_since (s, unprotected_since);
   g_object_thaw_notify (G_OBJECT (s));
 
-  if (changed)
-    g_info ("state %s: %s", state, reason);
+  /* The journal's story: each transition once, at info level (always written, see
+   * main.c), old and new state and why. Reasons name networks, never queries. */
+  if (old && g_strcmp0 (old, state) != 0)
+    g_info ("state %s -> %s: %s", old, state, reason);
 }
 
 /* The one writer of LastError, which has two sources: a refused reload and the roaming
@@ -163,13 +165,18 @@ on_roaming_status (const DdrRoamStatus *status, gpointer user_data)
 }
 
 void
-ddr_manager_start_roaming (DdrManager *self)
+ddr_manager_start (DdrManager *self, gboolean bus)
 {
   DdrRoamConfig rc = { 0 };
 
   g_return_if_fail (DDR_IS_MANAGER (self));
-  if (self->roaming || g_str_equal (self->config->roaming_enabled, "false"))
+  if (self->roaming)
     return;
+  if (!bus || g_str_equal (self->config->roaming_enabled, "false"))
+    {
+      set_state (self, "forwarding", FORWARDING_REASON, FALSE);
+      return;
+    }
   if (!ddr_config_roaming_listener (self->config))
     {
       /* enabled=auto: true without the listener is refused by the loader. */
@@ -250,7 +257,6 @@ ddr_manager_new (const char *config_path, const char *state_dir, gboolean *bad_c
   ddr_gen_service_set_dns_backend (s, "none");
   set_state (self, "starting", "The daemon is starting.", FALSE);
   publish_config (self);
-  set_state (self, "forwarding", FORWARDING_REASON, FALSE);
 
   return g_steal_pointer (&self);
 }

@@ -19,9 +19,10 @@ DdrManager    *ddr_manager_new            (const char *config_path,
 /* The object whose properties are the D-Bus properties; it is a plain GObject until
  * ddr-dbus-service exports it. */
 DdrGenService *ddr_manager_get_service    (DdrManager *self);
-/* Follow NetworkManager and steer the system DNS ([roaming] enabled=auto|true).
- * Not called with --no-bus: the daemon then stays a forwarder. */
-void           ddr_manager_start_roaming  (DdrManager *self);
+/* Leaves "starting": follows NetworkManager and steers the system DNS when the
+ * configuration ([roaming] enabled=auto|true) and the bus (not --no-bus) allow it;
+ * otherwise the daemon is a forwarder from now on. */
+void           ddr_manager_start          (DdrManager *self, gboolean bus);
 const char    *ddr_manager_get_summary    (DdrManager *self);
 
 /* Re-reads the configuration (SIGHUP and Reload()). On error the running

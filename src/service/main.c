@@ -19,6 +19,22 @@ typedef struct {
   gboolean    ready_sent;
 } DdrDaemon;
 
+/* Info is the journal's story - state transitions, steering, network events - and is
+ * always written; GLib's default writer drops it unless debugging. Debug messages
+ * still need -v or G_MESSAGES_DEBUG. */
+static GLogWriterOutput
+log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+  if ((level & G_LOG_LEVEL_MASK) == G_LOG_LEVEL_INFO)
+    {
+      if (g_log_writer_is_journald (fileno (stderr)) &&
+          g_log_writer_journald (level, fields, n_fields, user_data) == G_LOG_WRITER_HANDLED)
+        return G_LOG_WRITER_HANDLED;
+      return g_log_writer_standard_streams (level, fields, n_fields, user_data);
+    }
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
 static gboolean
 on_quit (gpointer user_data)
 {
@@ -88,8 +104,7 @@ run (const char *config_path, const char *state_dir, gboolean no_bus)
   g_unix_signal_add (SIGHUP, on_reload, &d);
   g_unix_signal_add (SIGUSR1, on_statistics, &d);
 
-  if (!no_bus)
-    ddr_manager_start_roaming (d.manager);
+  ddr_manager_start (d.manager, !no_bus);
   if (no_bus)
     on_ready (&d);
   else
@@ -159,6 +174,7 @@ main (int argc, char **argv)
       g_print ("threatstop-ddrd %s\n", PACKAGE_VERSION);
       return 0;
     }
+  g_log_set_writer_func (log_writer, NULL, NULL);
   if (verbose)
     g_log_set_debug_enabled (TRUE);
 

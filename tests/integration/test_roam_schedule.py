@@ -224,3 +224,30 @@ class TestRoamScheduleBookkeeping(ScheduleCase):
         self.assertNotEqual(err, '')
         self.iface().Reload()
         self.assertEqual(str(self.prop('LastError')), err)
+
+    def test_journal_tells_each_transition_once(self):
+        """Without -v (as systemd runs it): one info line per State change, with the
+        old state, the new one and the reason; never a query name."""
+        d, _ = self.start_roam_daemon(wait_state='protected', verbose=False)
+        self.unbound.stop()
+        t0 = time.monotonic()
+        self.relay('secret-name.example')
+        self.wait_state('unreachable', t0, 10)
+        self.unbound.start()
+        self.iface().Reprobe()
+        self.wait_state('protected', t0, 10)
+        self.steady(0.3)
+        log = d.log()
+        lines = re.findall(r'(?m)^.*\bstate \w+ -> \w+.*$', log)
+        pairs = [re.search(r'state (\w+) -> (\w+)', ln).groups() for ln in lines]
+        self.assertTrue(lines, 'no state transition in the log:\n' + log)
+        for ln, (old, new) in zip(lines, pairs):
+            self.assertIn('INFO', ln)
+            self.assertNotEqual(old, new, ln)
+            self.assertRegex(ln, r'-> \w+: [A-Z].*\.$', 'no reason: ' + ln)
+        for a, b in zip(pairs, pairs[1:]):
+            self.assertEqual(a[1], b[0], 'a transition is missing or told twice:\n' + log)
+        seen = [s for t, s in self.watch.changes if t >= t0]
+        self.assertEqual([new for _, new in pairs[-len(seen):]], seen, log)
+        self.assertEqual(pairs.count(('protected', 'unreachable')), 1, log)
+        self.assertNotIn('secret-name', log)
