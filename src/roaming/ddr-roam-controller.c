@@ -233,6 +233,8 @@ on_network_changed (DdrNmMonitor *monitor, gpointer user_data)
   self->facts.ready = TRUE;
   self->facts.roaming = roaming_on (self, s);
   self->facts.nm_lost = !s->nm_running && steers_through_nm (self);
+  if (self->facts.nm_lost)
+    self->nm_away = TRUE;    /* until a steering call goes through again */
   self->facts.have_network = s->nm_running ? s->have_primary : TRUE;
   self->facts.connectivity = s->nm_running ? s->connectivity : DDR_CONNECTIVITY_UNKNOWN;
   self->facts.trusted_network = is_trusted (self, s);

@@ -32,6 +32,7 @@ struct _DdrRoamController {
   guint            steer_retry_id;   /* a failed steering call or proof, tried again */
   guint            steer_backoff_ms;
   gboolean         steer_failed;     /* the last call failed: steer_request waits for the retry */
+  gboolean         nm_away;          /* NM left the bus since the last steering call that worked */
   guint            lost_backoff_ms;  /* steering undone by someone else: the wait before again */
   gint64           lost_us;          /* when that last happened (monotonic) */
   guint            reproof_id;       /* while protected: prove the steering again (10 minutes) */

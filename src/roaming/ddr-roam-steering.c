@@ -136,6 +136,15 @@ ddr_roam_steer_retry_now (DdrRoamController *self)
     }
 }
 
+static gboolean
+nm_left (const DdrRoamController *self, const GError *error)
+{
+  return g_str_equal (ddr_steer_get_backend (self->steer), "networkmanager") &&
+         (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) ||
+          g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+          g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER));
+}
+
 static void
 on_steer_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -151,7 +160,16 @@ on_steer_done (GObject *source, GAsyncResult *result, gpointer user_data)
       g_autofree char *message = g_strdup_printf ("Cannot %s the system DNS: %s",
                                                   self->steer_request ? "steer" : "restore",
                                                   error->message);
-      ddr_roam_set_error (self, message);
+
+      /* NetworkManager restarting takes its in-memory steering with it: a call that
+       * cannot reach it meanwhile is expected, not an error (tried again all the same).
+       * Its leaving may answer a call in flight before libnm tells us it is gone. */
+      if (nm_left (self, error))
+        self->nm_away = TRUE;
+      if (self->nm_away)
+        g_info ("%s (NetworkManager is restarting: its steering went with it)", message);
+      else
+        ddr_roam_set_error (self, message);
       if (self->steer_request)
         self->facts.canary = DDR_CHECK_FAILED;   /* not protected: fall back meanwhile */
       self->steer_failed = TRUE;
@@ -161,6 +179,7 @@ on_steer_done (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       self->steer_failed = FALSE;
       self->steer_backoff_ms = 0;
+      self->nm_away = FALSE;
     }
   ddr_roam_update (self);
 }

@@ -251,3 +251,19 @@ class TestRoamScheduleBookkeeping(ScheduleCase):
         self.assertEqual([new for _, new in pairs[-len(seen):]], seen, log)
         self.assertEqual(pairs.count(('protected', 'unreachable')), 1, log)
         self.assertNotIn('secret-name', log)
+
+    def test_nm_restart_logs_no_error(self):
+        """Issue 12.7: NM restarts while protected; protection comes back and the log
+        has no warning or error ("Cannot restore the system DNS" twice today)."""
+        d, _ = self.start_roam_daemon(wait_state='protected')
+        self.wait_steering(True)
+        start = len(d.log())
+        t0 = time.monotonic()
+        self.nm.restart()
+        t = self.wait_state('protected', t0, 15)
+        reaction('NM restart->protected', t0, t)
+        self.wait_steering(True, 10)
+        self.steady(0.5)
+        tail = d.log()[start:]
+        self.assertEqual(re.findall(r'(?m)^.*-(?:WARNING|CRITICAL|ERROR)\b.*$', tail), [], tail)
+        self.assertEqual(self.prop('LastError'), '')
