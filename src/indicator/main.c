@@ -70,9 +70,12 @@ main (int argc, char **argv)
   g_autoptr(DdrIndicator) indicator = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   DdrIndicatorOptions options = { 0 };
+  const char *localedir;
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* Tests and uninstalled runs point this at the build tree's compiled catalogs. */
+  localedir = g_getenv ("THREATSTOP_DDR_LOCALEDIR");
+  bindtextdomain (GETTEXT_PACKAGE, localedir && *localedir ? localedir : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 

@@ -83,7 +83,8 @@ class TestManPages(unittest.TestCase):
 
     def test_every_environment_variable_is_documented(self):
         """Each THREATSTOP_DDR_* variable the code reads is in ENVIRONMENT of the page of
-        the binary that reads it (src/admin: the CLI; the rest: the daemon)."""
+        the binary that reads it (src/admin: the CLI; src/indicator: the indicator; the
+        rest: the daemon)."""
         found = {}
         for d, _, files in os.walk(os.path.join(SRC, 'src')):
             for f in files:
@@ -93,8 +94,11 @@ class TestManPages(unittest.TestCase):
                                               fh.read()):
                             admin = os.sep + 'admin' in d
                             steering = os.sep + 'steering' in d   # daemon and restore-dns
+                            indicator = os.sep + 'indicator' in d
                             found.setdefault(var, set()).add(
-                                'threatstop-ddr-admin.8' if admin else 'threatstop-ddrd.8')
+                                'threatstop-ddr-admin.8' if admin else
+                                'threatstop-ddr-indicator.1' if indicator else
+                                'threatstop-ddrd.8')
                             if steering:
                                 found[var].add('threatstop-ddrd.8')
         self.assertIn('THREATSTOP_DDR_STEER_LINK', found)
