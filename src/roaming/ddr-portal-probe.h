@@ -21,8 +21,9 @@ void            ddr_portal_probe_async  (const char          *url,
                                          GCancellable        *cancellable,
                                          GAsyncReadyCallback  callback,
                                          gpointer             user_data);
-/* portal_url: on DETECTED, the redirect's Location (absolute), else the probe
- * URL; detail: one sentence for logs and Reason ("redirected to http://…",
+/* portal_url: on DETECTED, the redirect's Location (absolute, checked by
+ * ddr_portal_url_check), "" when the portal named an address that failed that check,
+ * else the probe URL; detail: one sentence for logs and Reason ("redirected to http://…",
  * "HTTP 200 with a 1234-byte body", "cannot resolve host: …"). */
 DdrPortalResult ddr_portal_probe_finish (GAsyncResult  *result,
                                          char         **portal_url,

@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "ddr-portal-probe"
 
 #include "ddr-portal-response.h"
+#include "ddr-portal-url.h"
 
 #include <string.h>
 
@@ -102,6 +103,7 @@ verdict (Judgement *j, DdrPortalResult result, char *portal_url, char *detail)
 static void
 verdict_redirect (Judgement *j, const char *url, const Head *head)
 {
+  const char *why = NULL;
   char *target;
 
   if (head->location == NULL || *head->location == '\0')
@@ -110,11 +112,12 @@ verdict_redirect (Judgement *j, const char *url, const Head *head)
                g_strdup_printf ("HTTP %u without a Location header", head->status));
       return;
     }
-  target = g_uri_resolve_relative (url, head->location, G_URI_FLAGS_ENCODED, NULL);
+  target = ddr_portal_url_check (url, head->location, strlen (head->location), &why);
   if (target == NULL)
     {
-      verdict (j, DDR_PORTAL_DETECTED, NULL,
-               g_strdup_printf ("HTTP %u to an invalid Location", head->status));
+      /* "" = the portal named an address that must not be published */
+      verdict (j, DDR_PORTAL_DETECTED, g_strdup (""),
+               g_strdup_printf ("HTTP %u to an unusable Location (%s)", head->status, why));
       return;
     }
   verdict (j, DDR_PORTAL_DETECTED, target, g_strdup_printf ("redirected to %s", target));

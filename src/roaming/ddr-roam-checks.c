@@ -254,6 +254,7 @@ on_portal_done (GObject *source, GAsyncResult *result, gpointer user_data)
   self->facts.portal_checked = TRUE;
   was = self->facts.portal_seen;
   self->facts.portal_seen = r == DDR_PORTAL_DETECTED;
+  self->facts.portal_no_address = self->facts.portal_seen && url && !*url;
   g_debug ("portal probe: %s", detail ? detail : "(no detail)");
   if (self->facts.portal_seen)
     {

@@ -127,17 +127,21 @@ ddr_roam_reason (const DdrRoamFacts *f, DdrRoamState state, const char *network)
                               "its own DNS.", on);
     case DDR_ROAM_PORTAL:
       return g_strdup_printf ("A captive portal is in the way%s (%s); the system uses the "
-                              "network's DNS until you log in.", on,
+                              "network's DNS until you log in.%s", on,
                               f->connectivity == DDR_CONNECTIVITY_PORTAL && !f->portal_seen
                                 ? connectivity_text (DDR_CONNECTIVITY_PORTAL)
-                                : connectivity_text (0));
+                                : connectivity_text (0),
+                              f->portal_seen && f->portal_no_address
+                                ? " The portal gave no usable address." : "");
     case DDR_ROAM_PROTECTED:
       if (f->portal_seen || f->connectivity == DDR_CONNECTIVITY_PORTAL)
         return g_strdup_printf ("The ThreatSTOP service answers%s and the system DNS points at "
                                 "the relay, although a captive portal was seen (%s); its login "
-                                "page's names go to the network's DNS.", on,
+                                "page's names go to the network's DNS.%s", on,
                                 f->portal_seen ? connectivity_text (0)
-                                               : connectivity_text (DDR_CONNECTIVITY_PORTAL));
+                                               : connectivity_text (DDR_CONNECTIVITY_PORTAL),
+                                f->portal_seen && f->portal_no_address
+                                  ? " The portal gave no usable address." : "");
       return g_strdup_printf ("The ThreatSTOP service answers%s and the system DNS points at the "
                               "relay.", on);
     case DDR_ROAM_UNREACHABLE:

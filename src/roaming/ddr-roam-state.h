@@ -34,6 +34,7 @@ typedef struct {
   guint    connectivity;     /* DdrConnectivity of the primary device */
   gboolean portal_checked;   /* our own probe has answered for this network (or there is none) */
   gboolean portal_seen;      /* our own probe was redirected or answered wrongly */
+  gboolean portal_no_address;/* ... to an address that failed the checks of "Hostile input" */
   gboolean trusted_network;  /* its UUID or id is in trusted-networks */
   gboolean trust_protected;  /* trust-protected-networks=true */
   DdrCheck network_protected;/* the network's own DNS answers check-domain like the service */

@@ -44,6 +44,21 @@ struct _DdrManager {
 
 G_DEFINE_FINAL_TYPE (DdrManager, ddr_manager, G_TYPE_OBJECT)
 
+/* A D-Bus string must be valid UTF-8 (GDBus aborts on one that is not). The network's
+ * words are checked where they enter (the portal's address in ddr-portal-url.c, NM's
+ * names arrive over D-Bus); this is the last line that a mistake there cannot cross. */
+static const char *
+bus_text (const char *s, char **copy)
+{
+  if (s == NULL)
+    return "";
+  if (g_utf8_validate (s, -1, NULL))
+    return s;
+  g_warning ("a status string was not valid UTF-8; published with replacement characters");
+  *copy = g_utf8_make_valid (s, -1);
+  return *copy;
+}
+
 /* The one place the roaming state changes: State, Reason, Protected and
  * UnprotectedSince always move together. The generated setters emit
  * PropertiesChanged (only for values that really change) once exported. */
@@ -54,6 +69,7 @@ set_state (DdrManager *self, const char *state, const char *reason, gboolean pro
   gboolean was_protected = ddr_gen_service_get_protected (s);
   g_autofree char *old = g_strdup (ddr_gen_service_get_state (s));
   guint64 unprotected_since = ddr_gen_service_get_unprotected_since (s);
+  g_autofree char *reason_copy = NULL;
 
   /* Forwarding steers nothing, so nothing is "unprotected" there either. */
   if (protected || g_str_equal (state, "forwarding"))
@@ -63,7 +79,7 @@ set_state (DdrManager *self, const char *state, const char *reason, gboolean pro
 
   g_object_freeze_notify (G_OBJECT (s));
   ddr_gen_service_set_state (s, state);
-  ddr_gen_service_set_reason (s, reason);
+  ddr_gen_service_set_reason (s, bus_text (reason, &reason_copy));
   ddr_gen_service_set_protected (s, protected);
   ddr_gen_service_set_unprotected_since (s, unprotected_since);
   g_object_thaw_notify (G_OBJECT (s));
@@ -81,6 +97,7 @@ static void
 set_last_error (DdrManager *self, char **source, const char *message)
 {
   char *other = source == &self->reload_error ? self->roam_error : self->reload_error;
+  g_autofree char *copy = NULL;
 
   if (!message)
     message = "";
@@ -88,7 +105,8 @@ set_last_error (DdrManager *self, char **source, const char *message)
     return;
   g_free (*source);
   *source = g_strdup (message);
-  ddr_gen_service_set_last_error (self->service, *message ? message : other ? other : "");
+  ddr_gen_service_set_last_error (self->service,
+                                  bus_text (*message ? message : other ? other : "", &copy));
 }
 
 static void
@@ -149,11 +167,12 @@ on_roaming_status (const DdrRoamStatus *status, gpointer user_data)
 {
   DdrManager *self = user_data;
   DdrGenService *s = self->service;
+  g_autofree char *network = NULL, *portal_url = NULL;
 
   g_object_freeze_notify (G_OBJECT (s));
   set_state (self, ddr_roam_state_to_string (status->state), status->reason, status->protected);
-  ddr_gen_service_set_network (s, status->network);
-  ddr_gen_service_set_portal_url (s, status->portal_url);
+  ddr_gen_service_set_network (s, bus_text (status->network, &network));
+  ddr_gen_service_set_portal_url (s, bus_text (status->portal_url, &portal_url));
   if (status->state == DDR_ROAM_FORWARDING)
     refresh_service_reachable (self);
   else

@@ -241,7 +241,8 @@ class NetworkDNS:
 
 class PortalResponder:
     """HTTP on addr:80. mode: 'full' (204), 'portal' (302 to `location`, LOGIN_URL
-    unless changed), 'wrong' (200 with an HTML body). `requests` lists (Host, path)."""
+    unless a test sets another: str or raw bytes, sent as they are), 'wrong' (200 with an
+    HTML body). `requests` lists (Host, path)."""
 
     def __init__(self, addr, mode='full'):
         self.mode = mode
@@ -257,7 +258,10 @@ class PortalResponder:
                     time.sleep(rig_self.delay)
                 if rig_self.mode == 'portal':
                     self.send_response(302)
-                    self.send_header('Location', rig_self.location)
+                    loc = rig_self.location
+                    # http.server sends header text as latin-1: that carries any byte
+                    self.send_header('Location', loc.decode('latin-1')
+                                     if isinstance(loc, bytes) else loc)
                     self.send_header('Content-Length', '0')
                     self.end_headers()
                 elif rig_self.mode == 'wrong':
