@@ -1,5 +1,7 @@
-/* Our own captive-portal probe: a plain-HTTP GET of portal-probe-url, its host
- * resolved through the network's own DNS servers (never through the relay). */
+/* Our own captive-portal probe, as NetworkManager's connectivity check does it: a
+ * libcurl GET of portal-probe-url, its host resolved through the network's own DNS
+ * servers (never through the relay) and pinned, the socket bound to the network's
+ * device, no proxy, no redirect followed. */
 #pragma once
 
 #include <gio/gio.h>
@@ -12,11 +14,18 @@ typedef enum {
   DDR_PORTAL_UNKNOWN,    /* could not tell: name not resolved, no connection, timeout */
 } DdrPortalResult;
 
-/* url: http:// only. servers: IP literals to resolve its host through; NULL or
- * empty = the system resolver. Whole probe within timeout_ms. The response is
- * read up to 64 KiB. */
+/* A body is read up to this many bytes: a portal page is small, and nothing past its
+ * first bytes changes the verdict. */
+#define DDR_PORTAL_MAX_BODY (64 * 1024)
+
+/* url: http:// or https://. servers: IP literals to resolve its host through; NULL
+ * or empty = the system resolver. Answers that are loopback, unspecified, link-local
+ * or multicast are refused (a hostile DNS must not aim the probe at this machine).
+ * iface: the network's device, the only one the probe may leave through; NULL = any.
+ * Whole probe within timeout_ms. */
 void            ddr_portal_probe_async  (const char          *url,
                                          const char *const   *servers,
+                                         const char          *iface,
                                          guint                timeout_ms,
                                          GCancellable        *cancellable,
                                          GAsyncReadyCallback  callback,

@@ -308,6 +308,7 @@ portal_probe (DdrRoamController *self)
     return;
   self->portal_running = TRUE;
   ddr_portal_probe_async (url, s && s->have_primary ? (const char *const *) s->primary.servers : NULL,
+                          s && s->have_primary ? s->primary_iface : NULL,
                           PORTAL_TIMEOUT_MS, self->checks, on_portal_done, call_new (self));
 }
 

@@ -9,12 +9,18 @@ a network of its own in a private network + mount namespace:
                  printer.home.arpa, example.com (an address the DoH service does not
                  give), optionally check.test; it logs every query;
 * 127.0.0.4:53   a VPN's DNS: intranet.corp.example;
-* 127.0.0.3:80   the captive-portal responder (PortalResponder): full (204), portal
-                 (302 to http://login.portal.test/) or wrong (200 with a body);
+* wlan0, eth0     real links (veth pairs) to a second namespace, the hotel
+                 (PeerNetns): wlan0 198.18.0.2/24, eth0 198.18.1.2/24, each with a
+                 default route through the hotel (198.18.0.1, 198.18.1.1), as NM gives
+                 every device one; the portal probe is bound to the network's device;
+* 203.0.113.3:80 in the hotel: the captive-portal responder (PortalResponder): full
+                 (204), portal (302 to http://login.portal.test/) or wrong (200 with a
+                 body) - not a loopback address, which the probe refuses from DNS;
 * unbound        the DoH service (rig.Unbound), stoppable; it never answers portal.test.
 
 Importing this module moves the process into new network and mount namespaces
-(unshare(2)); enter_private_world() then brings lo up and bind-mounts the resolv.conf.
+(unshare(2)); enter_private_world() then brings lo up, bind-mounts the resolv.conf and
+builds the hotel behind wlan0 and eth0.
 
 State changes are timed from the D-Bus PropertiesChanged signals (StateWatcher); every
 reaction time is printed as a TAP comment (`# reaction portal->protected: 312 ms`) and
@@ -41,7 +47,7 @@ import rig
 from busrig import BUS_NAME, IFACE, OBJ_PATH, PROPS
 
 NETWORK_DNS = '127.0.0.2'
-PORTAL_ADDR = '127.0.0.3'
+PORTAL_ADDR = '203.0.113.3'
 VPN_DNS = '127.0.0.4'
 PORTAL_URL = 'http://portal.test/generate_204'
 LOGIN_URL = 'http://login.portal.test/'
@@ -51,9 +57,9 @@ VPN_UUID = '5f0c4b0e-2222-4a6b-9a39-000000000002'
 
 # what the network's own DNS answers (distinct from anything the DoH service says)
 NETWORK_ANSWERS = {
-    'portal.test': '127.0.0.3',
-    'login.portal.test': '127.0.0.3',
-    'nmcheck.gnome.org': '127.0.0.3',
+    'portal.test': '203.0.113.3',
+    'login.portal.test': '203.0.113.3',
+    'nmcheck.gnome.org': '203.0.113.3',
     'printer': '192.168.77.50',
     'printer.home.arpa': '192.168.77.51',
     'example.com': '198.51.100.80',
@@ -104,6 +110,63 @@ def write_resolv_conf(server):
                 'nameserver %s\noptions timeout:1 attempts:1\n' % server)
 
 
+class PeerNetns:
+    """Another network namespace, held by a sleeping child (no /run/netns file is made):
+    commands run in it through nsenter, sockets are made in it by inside()."""
+
+    CLONE_NEWNET = 0x40000000
+
+    def __init__(self):
+        own = os.readlink('/proc/self/ns/net')
+        self.proc = subprocess.Popen([rig.tool('unshare'), '--net', rig.tool('sleep'),
+                                      'infinity'])
+        self.path = '/proc/%d/ns/net' % self.proc.pid
+        rig.wait_until(lambda: os.readlink(self.path) != own, 5,
+                       what='a new network namespace')
+        self.run('ip', 'link', 'set', 'lo', 'up')
+
+    def run(self, *cmd):
+        rig._run([rig.tool('nsenter'), '-t', str(self.proc.pid), '-n', rig.tool(cmd[0])]
+                 + list(cmd[1:]))
+
+    def inside(self, make):
+        """make() with this thread in the namespace: the sockets it creates stay there."""
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        back = os.open('/proc/thread-self/ns/net', os.O_RDONLY)
+        there = os.open(self.path, os.O_RDONLY)
+        try:
+            if libc.setns(there, self.CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), 'setns into the peer namespace')
+            try:
+                return make()
+            finally:
+                if libc.setns(back, self.CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), 'setns back')
+        finally:
+            os.close(back)
+            os.close(there)
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def link_to(peer, dev, peer_dev, addr, peer_addr, metric, prefix=24, routes=None):
+    """A veth pair dev (here, addr/prefix) <-> peer_dev (in peer, peer_addr/prefix); the
+    routes given (default: a default route with metric) go through peer_addr."""
+    ip = rig.tool('ip')
+    rig._run([ip, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', peer_dev, 'netns',
+              str(peer.proc.pid)])
+    rig._run([ip, 'addr', 'add', '%s/%d' % (addr, prefix), 'dev', dev])
+    rig._run([ip, 'link', 'set', dev, 'up'])
+    peer.run('ip', 'addr', 'add', '%s/%d' % (peer_addr, prefix), 'dev', peer_dev)
+    peer.run('ip', 'link', 'set', peer_dev, 'up')
+    for route in routes or ['default']:
+        rig._run([ip, 'route', 'add', route, 'via', peer_addr, 'dev', dev, 'metric',
+                  str(metric)])
+
+
 def enter_private_world():
     """lo up and /etc/resolv.conf -> 127.0.0.1, once per process, only inside the
     namespaces made at import (never on the machine's real configuration)."""
@@ -127,7 +190,18 @@ def enter_private_world():
     rig._run([rig.tool('mount'), '--bind', _world['resolv.conf'], '/etc/resolv.conf'])
     with open('/etc/resolv.conf') as f:
         assert 'threatstop-ddr roaming tests' in f.read(), 'resolv.conf bind mount failed'
+    # the hotel: the portal's address behind the network's devices
+    hotel = _world['hotel'] = PeerNetns()
+    atexit.register(hotel.close)
+    hotel.run('ip', 'addr', 'add', PORTAL_ADDR + '/32', 'dev', 'lo')
+    link_to(hotel, 'wlan0', 'gw0', '198.18.0.2', '198.18.0.1', 600)
+    link_to(hotel, 'eth0', 'gw1', '198.18.1.2', '198.18.1.1', 700)
     _world['ready'] = True
+
+
+def hotel():
+    """The namespace behind wlan0 and eth0 (PeerNetns)."""
+    return _world['hotel']
 
 
 # ------------------------------------------------------------------------------------
@@ -385,7 +459,7 @@ class RoamTestCase(nmmock.NMBusTestCase):
         self.addCleanup(self._roam_cleanup)
         self.netdns = NetworkDNS(NETWORK_DNS, NETWORK_ANSWERS)
         self.vpndns = NetworkDNS(VPN_DNS, VPN_ANSWERS)
-        self.portal = PortalResponder(PORTAL_ADDR, self.portal_mode)
+        self.portal = hotel().inside(lambda: PortalResponder(PORTAL_ADDR, self.portal_mode))
         if self.network:
             self.nm.set_network(**self.network)
         self.watch = StateWatcher(self.bus)

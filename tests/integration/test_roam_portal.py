@@ -12,10 +12,10 @@ import time
 import unicodedata
 import urllib.parse
 
-import busrig
 import rig
+import roamrig
 from busrig import BUS_NAME, IFACE, OBJ_PATH
-from roamrig import LOGIN_URL, RoamTestCase
+from roamrig import LOGIN_URL, PORTAL_ADDR, PortalResponder, RoamTestCase
 
 NO_ADDRESS = 'no usable address'
 
@@ -119,6 +119,52 @@ class TestRoamCorePortalHostile(RoamTestCase):
                 self.wait_portal_url(lambda u: u == LOGIN_URL, 'back to ' + LOGIN_URL)
                 self.assertNotIn(NO_ADDRESS, str(self.prop('Reason')))
         self.assertAlive(d)
+
+
+class TestRoamCoreProbePath(RoamTestCase):
+    """Where the probe goes: only to addresses that are not this machine, only through
+    the network's own device."""
+
+    def test_loopback_answer_refused(self):
+        """The network's DNS says portal.test is 127.0.0.1, where a trap listens on
+        port 80 (a local service root's request must never reach): the probe refuses
+        the answer, the trap sees nothing, no portal is claimed."""
+        trap = PortalResponder('127.0.0.1', 'portal')
+        self.addCleanup(trap.close)
+        self.netdns.answers['portal.test'] = '127.0.0.1'
+        d, _ = self.start_roam_daemon(wait_state='protected')
+        d.wait_log(r"refused the address the network's DNS gave for portal\.test: "
+                   r"127\.0\.0\.1 \(loopback\)")
+        self.assertEqual(trap.requests, [], 'the probe went to 127.0.0.1')
+        self.assertEqual(self.portal.requests, [])
+        self.assertEqual(str(self.prop('PortalUrl')), '')
+
+    def test_bound_to_the_network_device(self):
+        """A VPN-like link takes every route (0.0.0.0/1, 128.0.0.0/1 and a better
+        default) to a second world where PORTAL_ADDR answers 204. The probe bound to
+        wlan0 still reaches the hotel's portal; unbound, it would see the VPN's 204."""
+        vpn = roamrig.PeerNetns()
+        self.addCleanup(vpn.close)
+        vpn.run('ip', 'addr', 'add', PORTAL_ADDR + '/32', 'dev', 'lo')
+        roamrig.link_to(vpn, 'vpn0', 'vgw0', '10.66.0.2', '10.66.0.1', 50,
+                        routes=['0.0.0.0/1', '128.0.0.0/1', 'default'])
+        self.addCleanup(rig._run, [rig.tool('ip'), 'link', 'del', 'vpn0'])
+        beyond_vpn = vpn.inside(lambda: PortalResponder(PORTAL_ADDR, 'full'))
+        self.addCleanup(beyond_vpn.close)
+        # the system's own route to the portal's address is the VPN's
+        route = subprocess.run([rig.tool('ip'), 'route', 'get', PORTAL_ADDR],
+                               capture_output=True, text=True).stdout
+        self.assertIn('dev vpn0', route)
+        self.portal.mode = 'portal'
+        self.unbound.stop()        # `portal` whatever the rule for a portal next to a service
+        self.start_roam_daemon(wait_state='portal')
+        self.wait_portal_url(lambda u: u == LOGIN_URL, '= ' + LOGIN_URL)
+        self.assertTrue(self.portal.requests, 'the hotel saw no probe')
+        self.assertEqual(beyond_vpn.requests, [], 'the probe left through the VPN')
+
+    def wait_portal_url(self, pred, what, timeout=8.0):
+        rig.wait_until(lambda: pred(str(self.prop('PortalUrl'))), timeout,
+                       what='PortalUrl %s (now %r)' % (what, str(self.prop('PortalUrl'))[:120]))
 
 
 class TestRoamCoreCliEscapes(RoamTestCase):

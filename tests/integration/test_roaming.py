@@ -35,7 +35,7 @@ class TestRoamMoreRig(RoamTestCase):
         m = rig.udp_query(roamrig.NETWORK_DNS, 53, 'printer.home.arpa')
         self.assertEqual(m.values('A'), [NETWORK_ANSWERS['printer.home.arpa']])
         m = rig.tcp_query(roamrig.NETWORK_DNS, 53, 'portal.test')
-        self.assertEqual(m.values('A'), ['127.0.0.3'])
+        self.assertEqual(m.values('A'), [roamrig.PORTAL_ADDR])
         self.assertEqual(rig.udp_query(roamrig.NETWORK_DNS, 53, 'check.test').rcode_name,
                          'NXDOMAIN')
         self.assertEqual(self.netdns.queries(), ['printer.home.arpa', 'portal.test',
@@ -49,7 +49,7 @@ class TestRoamMoreRig(RoamTestCase):
         self.assertEqual(self.system_resolve('check.test'), [rig.CHECK_A])
         for mode, status in (('full', 204), ('portal', 302), ('wrong', 200)):
             self.portal.mode = mode
-            c = http.client.HTTPConnection('127.0.0.3', 80, timeout=3)
+            c = http.client.HTTPConnection(roamrig.PORTAL_ADDR, 80, timeout=3)
             c.request('GET', '/generate_204', headers={'Host': 'portal.test'})
             r = c.getresponse()
             status_seen = r.status

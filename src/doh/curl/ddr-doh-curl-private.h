@@ -1,6 +1,7 @@
 /* Private to the curl DoH engine: its structures and the curl <-> GLib glue. */
 #pragma once
 
+#include "ddr-curl-glib.h"
 #include "ddr-doh-client.h"
 #include "ddr-doh-url.h"
 
@@ -46,9 +47,8 @@ struct _DdrDohTransfer {
 };
 
 struct _DdrDohClient {
-  CURLM             *multi;
-  GHashTable        *socks;        /* fd -> SockSource (owned) */
-  GSource           *timer;
+  DdrCurlGlib       *loop;         /* the multi handle on the main loop */
+  CURLM             *multi;        /* loop's, cached */
   char              *ca_file;
   DdrDohMethod       method;
   struct curl_slist *headers;
@@ -58,13 +58,5 @@ struct _DdrDohClient {
   GQueue             waiting;      /* started, not yet handed to curl (see DdrDohEndpoint) */
 };
 
-/* ddr-doh-client.c: hand finished transfers to their callbacks. */
-void        ddr_doh_client_process_messages (DdrDohClient *client);
-
-/* ddr-doh-multi.c: the multi handle on the GLib main loop. */
-GHashTable *ddr_doh_multi_socks_new (void);
-GSource    *ddr_doh_multi_timer_new (DdrDohClient *client);
-CURLM      *ddr_doh_multi_new       (DdrDohClient *client);
-void        ddr_doh_multi_teardown  (DdrDohClient *client);
 
 G_END_DECLS

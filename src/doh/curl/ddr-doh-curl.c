@@ -4,7 +4,6 @@
 #include "config.h"
 
 #include "ddr-doh-curl-private.h"
-#include "ddr-deadline-source.h"
 
 #include <gio/gio.h>
 #include <string.h>
@@ -327,9 +326,11 @@ transfer_finish (DdrDohClient *c, DdrDohTransfer *t, CURLcode rc)
   run_waiting (c);
 }
 
-void
-ddr_doh_client_process_messages (DdrDohClient *c)
+/* DdrCurlGlibRan: curl ran; hand finished transfers to their callbacks. */
+static void
+process_messages (gpointer user_data)
 {
+  DdrDohClient *c = user_data;
   CURLMsg *msg;
   int left;
 
@@ -342,6 +343,23 @@ ddr_doh_client_process_messages (DdrDohClient *c)
       curl_easy_getinfo (msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
       transfer_finish (c, t, msg->data.result);
     }
+}
+
+/* HTTP/2: one multiplexed connection per host; more only churns (shared/research/curl.md). */
+static void
+multi_configure (CURLM *m)
+{
+  curl_multi_setopt (m, CURLMOPT_PIPELINING, (long) CURLPIPE_MULTIPLEX);
+  curl_multi_setopt (m, CURLMOPT_MAX_HOST_CONNECTIONS, 1L);
+  curl_multi_setopt (m, CURLMOPT_MAX_CONCURRENT_STREAMS, (long) DOH_MAX_STREAMS);
+}
+
+/* Out of the multi handle: every transfer handed to curl (they stay in c->active). */
+static void
+multi_detach_active (DdrDohClient *c)
+{
+  for (GList *l = c->active.head; l; l = l->next)
+    curl_multi_remove_handle (c->multi, ((DdrDohTransfer *) l->data)->easy);
 }
 
 static gboolean
@@ -429,8 +447,9 @@ ddr_doh_client_drop_connections (DdrDohClient *c)
 {
   guint n = c->active.length;
 
-  ddr_doh_multi_teardown (c);
-  c->multi = ddr_doh_multi_new (c);
+  multi_detach_active (c);
+  c->multi = ddr_curl_glib_renew (c->loop);
+  multi_configure (c->multi);
   for (GList *l = c->active.head; l; l = l->next)
     {
       DdrDohTransfer *t = l->data;
@@ -447,19 +466,11 @@ ddr_doh_client_drop_connections (DdrDohClient *c)
 DdrDohClient *
 ddr_doh_client_new (const char *ca_file, DdrDohMethod method)
 {
-  static gsize curl_ready = 0;
   DdrDohClient *c;
-
-  if (g_once_init_enter (&curl_ready))
-    {
-      curl_global_init (CURL_GLOBAL_DEFAULT);
-      g_once_init_leave (&curl_ready, 1);
-    }
 
   c = g_new0 (DdrDohClient, 1);
   c->ca_file = g_strdup (ca_file);
   c->method = method;
-  c->socks = ddr_doh_multi_socks_new ();
   c->idle = g_ptr_array_new ();
   c->idle_easy = g_ptr_array_new ();
   g_queue_init (&c->active);
@@ -468,9 +479,9 @@ ddr_doh_client_new (const char *ca_file, DdrDohMethod method)
   if (method == DDR_DOH_METHOD_POST)
     c->headers = curl_slist_append (c->headers, "Content-Type: application/dns-message");
 
-  c->timer = ddr_doh_multi_timer_new (c);
-
-  c->multi = ddr_doh_multi_new (c);
+  c->loop = ddr_curl_glib_new ("ddr-doh", process_messages, c);
+  c->multi = ddr_curl_glib_get_multi (c->loop);
+  multi_configure (c->multi);
   return c;
 }
 
@@ -479,7 +490,9 @@ ddr_doh_client_free (DdrDohClient *c)
 {
   if (!c)
     return;
-  ddr_doh_multi_teardown (c);
+  multi_detach_active (c);
+  g_clear_pointer (&c->loop, ddr_curl_glib_free);
+  c->multi = NULL;
   while (c->active.head)
     {
       DdrDohTransfer *t = c->active.head->data;
@@ -500,8 +513,6 @@ ddr_doh_client_free (DdrDohClient *c)
   for (guint i = 0; i < c->idle_easy->len; i++)
     curl_easy_cleanup (c->idle_easy->pdata[i]);
   g_ptr_array_unref (c->idle_easy);
-  g_hash_table_unref (c->socks);
-  ddr_deadline_source_free (c->timer);
   curl_slist_free_all (c->headers);
   g_free (c->ca_file);
   g_free (c);
