@@ -71,6 +71,10 @@ DdrSteerBackend *ddr_steer_resolved_new   (GDBusConnection *bus, const char *sta
                                            DdrSteerLinkType link);
 DdrSteerBackend *ddr_steer_resolvconf_new (const char *root, const char *state_dir);
 
+/* Calls gone(user_data) once when the link ifindex is deleted; a source id for
+ * g_source_remove(), 0 when the watch could not be set up (logged). */
+guint ddr_steer_link_watch (int ifindex, GSourceFunc gone, gpointer user_data);
+
 /* Synchronous clean-up, one per backend; each appends a line per thing undone. */
 gboolean ddr_steer_nm_restore         (GDBusConnection *bus, GString *report, GError **error);
 gboolean ddr_steer_resolved_restore   (GDBusConnection *bus, const char *state_dir,

@@ -26,6 +26,7 @@ struct _DdrSteerResolved {
   guint busy;           /* set calls running: what resolved does meanwhile is ours */
   guint watch_id;
   guint changed_id;     /* resolved's PropertiesChanged */
+  guint link_watch_id;  /* ddr0's deletion, while steered */
   GCancellable *verify; /* the look at the link that a change started */
 };
 
@@ -382,6 +383,21 @@ make_link (GTask *task)
                                        link_made_cb, task);
 }
 
+static gboolean
+link_deleted (gpointer user_data)
+{
+  DdrSteerResolved *self = user_data;
+
+  self->link_watch_id = 0;
+  if (self->steered && !self->busy)
+    {
+      self->steered = FALSE;
+      ddr_steer_backend_report_lost (DDR_STEER_BACKEND (self),
+                                     "the link " DDR_STEER_IFACE " was deleted");
+    }
+  return G_SOURCE_REMOVE;
+}
+
 /* Knows when the set call ends (busy, steered), then hands its result on. */
 typedef struct {
   GAsyncReadyCallback callback;
@@ -397,6 +413,10 @@ set_done (GObject *source, GAsyncResult *result, gpointer user_data)
 
   self->busy--;
   self->steered = call->on && !g_task_had_error (G_TASK (result));
+  g_clear_handle_id (&self->link_watch_id, g_source_remove);
+  if (self->steered && if_nametoindex (DDR_STEER_IFACE))
+    self->link_watch_id = ddr_steer_link_watch ((int) if_nametoindex (DDR_STEER_IFACE),
+                                                link_deleted, self);
   call->callback (source, result, call->user_data);
   g_free (call);
 }
@@ -538,6 +558,7 @@ ddr_steer_resolved_dispose (GObject *object)
   DdrSteerResolved *self = DDR_STEER_RESOLVED (object);
 
   g_clear_handle_id (&self->watch_id, g_bus_unwatch_name);
+  g_clear_handle_id (&self->link_watch_id, g_source_remove);
   if (self->changed_id)
     g_dbus_connection_signal_unsubscribe (self->bus, self->changed_id);
   self->changed_id = 0;

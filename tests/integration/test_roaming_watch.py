@@ -181,6 +181,13 @@ class TestRoamCoreWatch(RoamTestCase):
         self.assertTrue(steered())
         self.lost_and_back('resolved link reverted', lambda: manager.RevertLink(ifindex))
         self.assertTrue(steered())
+
+        # "ip link del ddr0": resolved announces nothing; the backend hears rtnetlink
+        def link_deleted():
+            subprocess.run([rig.tool('ip'), 'link', 'del', 'ddr0'], check=True, timeout=10)
+        self.lost_and_back('resolved link deleted', link_deleted, min_back_ms=2000)
+        ifindex = socket.if_nametoindex('ddr0')
+        self.assertTrue(steered())
         self.steady()
 
     # the proof, again -------------------------------------------------------------

@@ -198,6 +198,21 @@ class TestSteerResolved(RigTestCase):
         d.set(False)
         self.assertEqual(d.losses()[0], 1, 'our own changes are no loss')
 
+    def test_link_deleted_is_lost(self):
+        """"ip link del ddr0" takes the link's settings with it and resolved says
+        nothing: the backend hears it from rtnetlink; steering again makes a new link."""
+        d = self.driver()
+        d.set(True)
+        t0 = time.monotonic()
+        r = subprocess.run(self.ns + [rig.tool('ip'), 'link', 'del', 'ddr0'],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.wait_lost(d, 1, t0, 'ip link del ddr0')
+        self.assertIn('deleted', d.losses()[1])
+        d.set(True)
+        self.assert_steered(self.ddr0()[0])
+        self.assertEqual(d.losses()[0], 1)
+
     def test_resolved_restart_reapplies(self):
         d = self.driver()
         d.set(True)

@@ -244,10 +244,22 @@ class TestSteerRealResolved(unittest.TestCase):
         self.driver.set(True)
         self.assert_steered('reverted.check.test', 'steered again after a revert')
 
+        # "ip link del ddr0": resolved drops the link and says so; a loss too
+        t0 = time.monotonic()
+        r = self.run_inside([rig.tool('ip'), 'link', 'del', 'ddr0'])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_until(lambda: self.driver.losses()[0] == 2, 5, interval=0.01,
+                   what='the deleted link reported as a loss')
+        print('# real resolved: ip link del ddr0 -> loss reported: %d ms'
+              % ((time.monotonic() - t0) * 1000), flush=True)
+        self.driver.set(True)
+        self.assertTrue(self.ddr0_exists())
+        self.assert_steered('relinked.check.test', 'steered again after the link was deleted')
+
         # resolved forgets runtime link settings when it restarts: a loss, and ours come back
         t0 = time.monotonic()
         self.stop_resolved()
-        wait_until(lambda: self.driver.losses()[0] == 2, 5, interval=0.01,
+        wait_until(lambda: self.driver.losses()[0] == 3, 5, interval=0.01,
                    what='resolved stopping reported as a loss')
         print('# real resolved: stopped -> loss reported: %d ms'
               % ((time.monotonic() - t0) * 1000), flush=True)
