@@ -168,6 +168,18 @@ class TestRoamScheduleRecovery(ScheduleCase):
         self.wait_state('portal', t0)
 
 
+    def test_no_reprobe_on_a_trusted_network(self):
+        """Issue 10.11: a trusted network behind a portal is looked at once, not again
+        every few seconds for ever."""
+        self.real_portal()
+        self.start_roam_daemon(wait_state='trusted', trusted_networks=WIFI_UUID)
+        rig.wait_until(lambda: self.portal.requests, 5, what='the first portal probe')
+        n = len(self.portal.requests)
+        self.steady(7.0)
+        self.assertEqual(self.portal.requests[n:], [],
+                         'the portal was probed again on a trusted network')
+
+
 class TestRoamScheduleBookkeeping(ScheduleCase):
 
     def test_pause_until_resumed(self):
