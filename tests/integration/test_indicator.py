@@ -453,3 +453,37 @@ class TestIndicatorRestarts(IndicatorTestCase):
         self.assertEqual(fresh['replaces_id'], 0)
         rig.wait_until(lambda: self.host.displayed() == 1, 5, what='the bubble in the new dunst')
         self.assertIsNone(self.indicator.poll())
+
+
+class TestIndicatorHostileNetwork(IndicatorTestCase):
+
+    network = dict(IndicatorTestCase.network, id='Caf\u00e9_<b>Guest</b> & Co')
+
+    def test_network_name_is_shown_as_text(self):
+        """A connection name is hostile data: in the menu it keeps its underscore (not a
+        mnemonic), in the tooltip its markup is escaped, and the indicator is idle."""
+        self.start_roam_daemon(wait_state='protected')
+        self.start_indicator()
+        self.wait_icon('protected')
+        name = str(self.prop('Network'))
+        self.assertEqual(name, 'Caf\u00e9_<b>Guest</b> & Co')
+        self.assertEqual(self.labels()[0], 'Protected on Caf\u00e9__<b>Guest</b> & Co')
+        self.assertTrue(str(self.item_props()['ToolTip'][3]).startswith(
+            'Protected on Caf\u00e9_&lt;b&gt;Guest&lt;/b&gt; &amp; Co\n'))
+        # idle: no timers, no polling (the panel may still ask for properties)
+        pid = self.indicator.pid
+
+        def switches():     # every thread's (GDBus has its own)
+            n = 0
+            for t in os.listdir('/proc/%d/task' % pid):
+                with open('/proc/%d/task/%s/status' % (pid, t)) as f:
+                    n += sum(int(l.split()[1]) for l in f if 'ctxt_switches' in l)
+            return n
+        samples = []
+        for _ in range(4):    # measuring idleness: durations, not conditions
+            before = switches()
+            time.sleep(0.5)
+            samples.append(switches() - before)
+        # the first half second still has the panel reading the new item
+        print('# indicator idle: context switches per 0.5 s: %r' % samples)
+        self.assertLess(sum(samples[1:]), 10, self.log()[-3000:])
