@@ -13,6 +13,12 @@
 
 /* A forwarded query's time to answer, per server (a resolver retries after ~5 s). */
 #define LOCAL_TIMEOUT_MS 2000
+/* How long a name the network's DNS did not answer is answered SERVFAIL at once:
+ * glibc asks AAAA, then A, and retries each SERVFAIL - without this memory every
+ * one of them waited LOCAL_TIMEOUT_MS again (8 s for `getent hosts gw`). Short,
+ * so that the user's own retry a little later asks the network again. */
+#define LOCAL_UNANSWERED_MS 5000
+#define LOCAL_UNANSWERED_MAX 256
 
 struct _DdrRelayLocal {
   DdrRelay      *relay;
@@ -20,6 +26,7 @@ struct _DdrRelayLocal {
   GPtrArray     *servers;         /* LocalTarget per route value */
   GCancellable  *cancellable;     /* every forward in flight */
   GQueue         pending;         /* LocalQuery */
+  GHashTable    *unanswered;      /* GBytes qname (wire, lower case) -> gint64 expiry (monotonic us) */
 
   guint8         canary[DDR_DNS_MAX_NAME];
   gsize          canary_len;      /* 0 = no canary expected */
@@ -60,6 +67,8 @@ ddr_relay_local_new (DdrRelay *relay)
 
   local->relay = relay;
   local->cancellable = g_cancellable_new ();
+  local->unanswered = g_hash_table_new_full (g_bytes_hash, g_bytes_equal,
+                                             (GDestroyNotify) g_bytes_unref, g_free);
   g_queue_init (&local->pending);
   return local;
 }
@@ -85,6 +94,7 @@ ddr_relay_local_free (DdrRelayLocal *local)
   g_clear_handle_id (&local->canary_idle, g_source_remove);
   g_clear_pointer (&local->routes, ddr_dns_routes_free);
   g_clear_pointer (&local->servers, g_ptr_array_unref);
+  g_clear_pointer (&local->unanswered, g_hash_table_unref);
   g_free (local);
 }
 
@@ -122,6 +132,7 @@ ddr_relay_set_local_routes (DdrRelay *relay, const DdrLocalRoute *routes, guint 
     }
   g_clear_pointer (&local->routes, ddr_dns_routes_free);
   g_clear_pointer (&local->servers, g_ptr_array_unref);
+  g_hash_table_remove_all (local->unanswered);   /* new routes, new servers: ask them */
   if (servers->len > 0)
     {
       local->routes = g_steal_pointer (&table);
@@ -173,6 +184,44 @@ local_query_free (DdrRelay *relay, LocalQuery *lq)
   g_free (lq);
 }
 
+/* ---- names the network's DNS did not answer a moment ago ---- */
+
+static void
+unanswered_note (DdrRelayLocal *local, const DdrDnsInfo *qinfo, gboolean answered)
+{
+  g_autoptr(GBytes) key = g_bytes_new (qinfo->qname, qinfo->qname_len);
+  gint64 *until;
+
+  if (answered)
+    {
+      g_hash_table_remove (local->unanswered, key);
+      return;
+    }
+  if (g_hash_table_size (local->unanswered) >= LOCAL_UNANSWERED_MAX)
+    g_hash_table_remove_all (local->unanswered);   /* bounded; a miss only costs a wait */
+  until = g_new (gint64, 1);
+  *until = g_get_monotonic_time () + LOCAL_UNANSWERED_MS * G_TIME_SPAN_MILLISECOND;
+  g_hash_table_replace (local->unanswered, g_steal_pointer (&key), until);
+}
+
+static gboolean
+unanswered_recently (DdrRelayLocal *local, const DdrDnsInfo *qinfo)
+{
+  g_autoptr(GBytes) key = NULL;
+  gint64 *until;
+
+  if (g_hash_table_size (local->unanswered) == 0)
+    return FALSE;
+  key = g_bytes_new_static (qinfo->qname, qinfo->qname_len);
+  until = g_hash_table_lookup (local->unanswered, key);
+  if (!until)
+    return FALSE;
+  if (*until > g_get_monotonic_time ())
+    return TRUE;
+  g_hash_table_remove (local->unanswered, key);
+  return FALSE;
+}
+
 static void
 on_local_answer (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -196,11 +245,14 @@ on_local_answer (GObject *source, GAsyncResult *res, gpointer user_data)
                   ? DDR_DNS_EDE_NO_REACHABLE_AUTHORITY : DDR_DNS_EDE_NETWORK_ERROR;
 
       g_debug ("local DNS forward failed: %s", error->message);
+      if (ede == DDR_DNS_EDE_NO_REACHABLE_AUTHORITY)
+        unanswered_note (lq->local, &lq->qinfo, FALSE);
       ddr_relay_send_error (relay, &lq->origin, lq->head, lq->qinfo.question_end, &lq->qinfo,
                             DDR_DNS_RCODE_SERVFAIL, ede, "the network's DNS server did not answer");
     }
   else
     {
+      unanswered_note (lq->local, &lq->qinfo, TRUE);
       /* send_answer edits in place: the relay's scratch buffer is free here. */
       data = g_bytes_get_data (answer, &len);
       memcpy (relay->scratch, data, len);
@@ -336,6 +388,14 @@ ddr_relay_local_handle (DdrRelayLocal *local, DdrOrigin *origin, const DdrDnsInf
       ddr_relay_send_error (local->relay, origin, msg, len, qinfo, DDR_DNS_RCODE_NXDOMAIN,
                             DDR_DNS_EDE_PROHIBITED,
                             "proxy discovery names are never sent to an untrusted network");
+      return TRUE;
+    }
+  if (unanswered_recently (local, qinfo))
+    {
+      ddr_relay_log_query (local->relay, origin, qinfo, "local route, unanswered a moment ago");
+      ddr_relay_send_error (local->relay, origin, msg, len, qinfo, DDR_DNS_RCODE_SERVFAIL,
+                            DDR_DNS_EDE_NO_REACHABLE_AUTHORITY,
+                            "the network's DNS server did not answer this name a moment ago");
       return TRUE;
     }
   forward_local (local, origin, qinfo, msg, len, (const char *const *) target->servers);

@@ -101,13 +101,17 @@ def _unshare():
 _unshare()
 
 
-def write_resolv_conf(server):
+def write_resolv_conf(server, options='timeout:1 attempts:1', search=None):
     """The system resolver's configuration (the file bind-mounted over /etc/resolv.conf
-    in our mount namespace; glibc notices the change)."""
+    in our mount namespace; glibc notices the change). options=None: glibc's defaults
+    (timeout 5 s, 2 attempts), as on a real system."""
     # in place: the bind mount holds this very inode
     with open(_world['resolv.conf'], 'w') as f:
-        f.write('# threatstop-ddr roaming tests: the system resolver\n'
-                'nameserver %s\noptions timeout:1 attempts:1\n' % server)
+        f.write('# threatstop-ddr roaming tests: the system resolver\nnameserver %s\n' % server)
+        if search:
+            f.write('search %s\n' % search)
+        if options:
+            f.write('options %s\n' % options)
 
 
 class PeerNetns:
@@ -208,7 +212,7 @@ def hotel():
 # A plain DNS server (the network's own, or a VPN's)
 # ------------------------------------------------------------------------------------
 
-def _answer(query, answers):
+def _answer(query, answers, unknown='nxdomain'):
     msg = rig.Message(query)
     if not msg.questions:
         return None, None
@@ -228,8 +232,11 @@ def _answer(query, answers):
             if addr is not None:
                 break
     flags = 0x8000 | 0x0400 | (msg.flags & 0x0100) | 0x0080
+    if addr is None and unknown == 'drop':
+        return key, None
     if addr is None:
-        return key, struct.pack('!6H', msg.id, flags | 3, 1, 0, 0, 0) + question
+        rcode = {'refused': 5, 'servfail': 2}.get(unknown, 3)
+        return key, struct.pack('!6H', msg.id, flags | rcode, 1, 0, 0, 0) + question
     if qtype != 1:
         return key, struct.pack('!6H', msg.id, flags, 1, 0, 0, 0) + question
     rr = b'\xc0\x0c' + struct.pack('!HHIH', 1, 1, 30, 4) + socket.inet_aton(addr)
@@ -238,12 +245,15 @@ def _answer(query, answers):
 
 class NetworkDNS:
     """UDP + TCP DNS on addr:53 answering A records from `answers` (a key '*.zone'
-    answers every name under zone; NXDOMAIN else);
-    `log` lists every query name, lower case, without the final dot."""
+    answers every name under zone); other names get `unknown`: 'nxdomain' (default),
+    'refused' (a dnsmasq without upstream servers answers so), 'servfail' or 'drop'
+    (no answer at all). `log` lists every query name, lower case, without the final
+    dot."""
 
     def __init__(self, addr, answers):
         self.addr = addr
         self.answers = dict(answers)
+        self.unknown = 'nxdomain'
         self.log = []
         self._lock = threading.Lock()
         self._stop = False
@@ -259,7 +269,7 @@ class NetworkDNS:
             t.start()
 
     def _note(self, query):
-        key, reply = _answer(query, self.answers)
+        key, reply = _answer(query, self.answers, self.unknown)
         if key is not None:
             with self._lock:
                 self.log.append(key)

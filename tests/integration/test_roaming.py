@@ -525,6 +525,47 @@ class TestRoamMoreProxyDiscovery(RoamTestCase):
         self.assertIn('wpad.corp.example', self.vpndns.queries())
 
 
+class TestRoamMoreLocalFailsFast(RoamTestCase):
+    """Issue 12.9: a local name that the network's DNS never answers (a single label on
+    a network whose DHCP domain is not trusted) must fail fast. glibc with its default
+    options (timeout 5 s, 2 attempts) asks AAAA then A and retries a SERVFAIL: each
+    query waited the relay's whole local timeout (2 s), 8 s in all for `getent hosts`.
+    A name whose local server did not answer a moment ago is answered SERVFAIL at
+    once for a few seconds. (Under systemd-resolved a single label never reaches the
+    relay: resolved tries LLMNR only - see the notes.)"""
+
+    def getent(self, *args):
+        t0 = time.monotonic()
+        r = subprocess.run(['getent'] + list(args), capture_output=True, text=True, timeout=60)
+        return r.returncode, time.monotonic() - t0
+
+    def test_unanswered_single_label_fails_fast(self):
+        self.start_roam_daemon(wait_state='protected')
+        roamrig.write_resolv_conf('127.0.0.1', options=None)     # glibc's defaults
+        self.addCleanup(roamrig.write_resolv_conf, '127.0.0.1')
+        self.netdns.unknown = 'drop'
+        rc, s = self.getent('hosts', 'gw')
+        roamrig.note('getent hosts gw, network DNS silent', int(s * 1000))
+        self.assertEqual(rc, 2)
+        self.assertLess(s, 3.0, 'a failing single-label lookup took %.1f s' % s)
+        rc, s = self.getent('ahosts', 'gw2')
+        roamrig.note('getent ahosts gw2, network DNS silent', int(s * 1000))
+        self.assertEqual(rc, 2)
+        self.assertLess(s, 3.0)
+        self.assertTrue(self.netdns.queries('gw'), 'the network DNS was asked first')
+        # the relay still says why (SERVFAIL, never silence), and a name the network
+        # answers is unaffected
+        m = self.relay('gw')
+        self.assertEqual(m.rcode_name, 'SERVFAIL')
+        self.assertEqual(self.relay('printer').values('A'), [NETWORK_ANSWERS['printer']])
+        # a network DNS that refuses (dnsmasq without upstream servers) fails at once
+        self.netdns.unknown = 'refused'
+        rc, s = self.getent('hosts', 'gw3')
+        roamrig.note('getent hosts gw3, network DNS refuses', int(s * 1000))
+        self.assertEqual(rc, 2)
+        self.assertLess(s, 1.0)
+
+
 class TestRoamMoreSleep(RoamTestCase):
 
     def test_resume_from_suspend_drops_and_reprobes(self):
