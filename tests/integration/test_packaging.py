@@ -200,7 +200,8 @@ class TestPackaging(unittest.TestCase):
         self.assertIn('\nExecStart=/usr/sbin/threatstop-ddrd\n', text)
         self.assertIn('\nExecStopPost=/usr/bin/threatstop-ddr-admin --action=restore-dns\n', text)
         info = run(['dpkg-deb', '-f', self.deb, 'Depends'], check=True).stdout
-        for lib in ('libglib2.0-0', 'libssl3', 'libnghttp2-14'):
+        # libcurl4: the captive-portal probe (every build)
+        for lib in ('libglib2.0-0', 'libssl3', 'libnghttp2-14', 'libcurl4'):
             self.assertIn(lib, info)
 
     def test_lintian_reports_no_errors(self):
