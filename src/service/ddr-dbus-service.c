@@ -41,6 +41,8 @@ run_pause (DdrDbusService *self, GDBusMethodInvocation *invocation)
   guint32 minutes = 0;
 
   g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(u)", &minutes);
+  g_message ("pause (%u minutes; 0 = until resumed) requested over D-Bus by %s", minutes,
+             g_dbus_method_invocation_get_sender (invocation));
   if (!ddr_manager_pause (self->manager, minutes, &error))
     g_dbus_method_invocation_return_gerror (invocation, error);
   else
@@ -52,6 +54,7 @@ run_resume (DdrDbusService *self, GDBusMethodInvocation *invocation)
 {
   g_autoptr(GError) error = NULL;
 
+  g_message ("resume requested over D-Bus by %s", g_dbus_method_invocation_get_sender (invocation));
   if (!ddr_manager_resume (self->manager, &error))
     g_dbus_method_invocation_return_gerror (invocation, error);
   else

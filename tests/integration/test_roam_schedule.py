@@ -186,11 +186,14 @@ class TestRoamScheduleBookkeeping(ScheduleCase):
         """Pause(0) publishes G_MAXUINT64 (0 means "not paused"); the CLI says
         "until resumed", --json a number no date reaches."""
         self.allow(POLKIT_PAUSE)
-        self.start_roam_daemon(wait_state='protected')
+        d, _ = self.start_roam_daemon(wait_state='protected')
         t0 = time.monotonic()
         self.iface().Pause(dbus.UInt32(0))
         self.wait_state('paused', t0)
         self.assertEqual(int(self.prop('PausedUntil')), G_MAXUINT64)
+        # the journal says who asked and for how long (booted trial: "for a while")
+        d.wait_log(r'pause \(0 minutes; 0 = until resumed\) requested over D-Bus by :')
+        d.wait_log(r'protection paused until resumed')
         p = self.admin('--action=status')
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertRegex(p.stdout, r'(?m)^Paused until: +resumed \(--action=resume\)$', p.stdout)
@@ -201,6 +204,7 @@ class TestRoamScheduleBookkeeping(ScheduleCase):
         self.iface().Resume()
         self.wait_state('protected', t0)
         self.assertEqual(int(self.prop('PausedUntil')), 0)
+        d.wait_log(r'resume requested over D-Bus by :\S+\n(.*\n)*.*protection resumed')
         p = self.admin('--action=status')
         self.assertNotIn('Paused until', p.stdout)
 
