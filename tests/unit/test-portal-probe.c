@@ -15,6 +15,7 @@
 
 /* an address of this namespace's lo that is not loopback-class: the probe may go there */
 #define PORTAL_ADDR "198.18.0.1"
+#define PORTAL_ADDR6 "2001:db8::5"
 
 typedef struct {
   GSocketService *service;
@@ -122,6 +123,7 @@ static const struct {
   { "\2ll\4test", DDR_DNS_TYPE_A, "169.254.1.1" },
   { "\6mapped\4test", DDR_DNS_TYPE_AAAA, "::ffff:127.0.0.1" },
   { "\3ll6\4test", DDR_DNS_TYPE_AAAA, "fe80::1" },
+  { "\3six\4test", DDR_DNS_TYPE_AAAA, PORTAL_ADDR6 },
   { "\5loop6\4test", DDR_DNS_TYPE_AAAA, "::1" },
 };
 
@@ -178,6 +180,15 @@ setup (Fixture *f, gconstpointer data)
                                                 G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
                                                 NULL, &bound, NULL));
   f->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  /* and PORTAL_ADDR6, on the same port */
+  {
+    g_autoptr(GInetAddress) a6 = g_inet_address_new_from_string (PORTAL_ADDR6);
+    g_autoptr(GSocketAddress) at6 = g_inet_socket_address_new (a6, f->port);
+
+    g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (f->service), at6,
+                                                  G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                                  NULL, NULL, NULL));
+  }
   g_signal_connect (f->service, "incoming", G_CALLBACK (on_incoming), f);
   g_socket_service_start (f->service);
   f->request = g_string_new (NULL);
@@ -550,6 +561,22 @@ test_refused_answers (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->accepted, ==, 0);
 }
 
+/* A name with only an IPv6 address: A first, then AAAA, pinned in brackets. */
+static void
+test_resolve_ipv6 (Fixture *f, gconstpointer data)
+{
+  g_autofree char *server = dns_server (f);
+  const char *servers[] = { server, NULL };
+  g_autofree char *url = g_strdup_printf ("http://six.test:%u/generate_204", f->port);
+
+  respond (f, "HTTP/1.1 204 No Content\r\n\r\n");
+  run_probe_full (f, url, servers, 5000, NULL);
+  g_assert_cmpint (f->result, ==, DDR_PORTAL_CLEAR);
+  g_assert_cmpuint (f->dns_queries, ==, 2);
+  g_assert_cmpuint (f->accepted, ==, 1);
+  g_assert_nonnull (strstr (f->request->str, "\r\nHost: six.test:"));
+}
+
 /* A proxy in the environment is not used: it would hide the portal. */
 static void
 test_no_proxy (Fixture *f, gconstpointer data)
@@ -610,7 +637,9 @@ enter_private_network (void)
 {
   const char *argv_up[] = { "ip", "link", "set", "lo", "up", NULL };
   const char *argv_addr[] = { "ip", "addr", "add", PORTAL_ADDR "/32", "dev", "lo", NULL };
-  const char *const *cmds[] = { argv_up, argv_addr };
+  const char *argv_addr6[] = { "ip", "addr", "add", PORTAL_ADDR6 "/128", "dev", "lo", "nodad",
+                               NULL };
+  const char *const *cmds[] = { argv_up, argv_addr, argv_addr6 };
   g_autoptr(GError) error = NULL;
 
   if (unshare (CLONE_NEWNET) != 0)
@@ -647,6 +676,7 @@ main (int argc, char **argv)
   ADD ("resolve-through-servers", test_resolve_through_servers);
   ADD ("resolve-server-silent", test_resolve_server_silent);
   ADD ("refused-answers", test_refused_answers);
+  ADD ("resolve-ipv6", test_resolve_ipv6);
   ADD ("no-proxy", test_no_proxy);
   ADD ("redirect-not-followed", test_redirect_not_followed);
   ADD ("bound-to-device", test_bound_to_device);
