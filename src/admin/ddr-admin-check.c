@@ -167,6 +167,7 @@ ddr_admin_check (void)
   g_autoptr(GVariant) listen = NULL;
   g_autofree char *host = NULL;
   g_autofree char *relay_why = NULL;
+  g_autofree char *shown = NULL;       /* domain as printed */
   g_autofree char *system_why = NULL;
   const char *domain;
   const char *first = NULL;
@@ -186,6 +187,7 @@ ddr_admin_check (void)
                     "so protection cannot be checked.\n"));
       return 1;
     }
+  shown = ddr_admin_printable (domain);
   listen = g_variant_lookup_value (props, "ListenAddresses", G_VARIANT_TYPE_STRING_ARRAY);
   if (listen && g_variant_n_children (listen) > 0)
     g_variant_get_child (listen, 0, "&s", &first);
@@ -197,10 +199,10 @@ ddr_admin_check (void)
     relay_why = g_strdup (_("the daemon reports no usable listen address"));
   if (relay_ok)
     g_print (_("Relay (%s port %u): %s answered through the ThreatSTOP service.\n"),
-             host, port, domain);
+             host, port, shown);
   else
     g_print (_("Relay (%s port %u): %s did not resolve: %s.\n"),
-             host ? host : "?", port, domain, relay_why);
+             host ? host : "?", port, shown, relay_why);
 
   /* 2. The system resolver, which is what applications use. The relay's query count
    * tells whether it went through this relay. */
@@ -213,9 +215,9 @@ ddr_admin_check (void)
              ? _("System resolver: %s answered, through this relay.\n")
              : _("System resolver: %s answered, through another resolver that also uses the "
                  "ThreatSTOP service.\n"),
-             domain);
+             shown);
   else
-    g_print (_("System resolver: %s did not resolve: %s.\n"), domain, system_why);
+    g_print (_("System resolver: %s did not resolve: %s.\n"), shown, system_why);
 
   if (system_ok)
     {

@@ -21,10 +21,51 @@ struct _DdrAdminClient {
 };
 
 /* One clear sentence for whatever went wrong on the bus; never the raw error. */
+/* Strings from the daemon are the network's words (a hotspot names its SSID, which
+ * becomes the connection's name): control characters, and the format characters that
+ * reorder or hide text, are shown as escapes so that they cannot drive the terminal or
+ * forge a line. A backslash is doubled, so an escape is never ambiguous. */
+char *
+ddr_admin_printable (const char *s)
+{
+  GString *out = g_string_sized_new (strlen (s));
+
+  for (const char *p = s; *p; )
+    {
+      gunichar c = g_utf8_get_char_validated (p, -1);
+
+      if (c == (gunichar) -1 || c == (gunichar) -2)
+        {
+          g_string_append_printf (out, "\\x%02x", (guint) (guchar) *p);
+          p++;
+          continue;
+        }
+      if (c == '\\')
+        g_string_append (out, "\\\\");
+      else if (c == '\n')
+        g_string_append (out, "\\n");
+      else if (c == '\r')
+        g_string_append (out, "\\r");
+      else if (c == '\t')
+        g_string_append (out, "\\t");
+      else if (c < 0x80 && g_ascii_iscntrl ((char) c))
+        g_string_append_printf (out, "\\x%02x", (guint) c);
+      else if (g_unichar_iscntrl (c) || g_unichar_type (c) == G_UNICODE_FORMAT
+               || g_unichar_type (c) == G_UNICODE_LINE_SEPARATOR
+               || g_unichar_type (c) == G_UNICODE_PARAGRAPH_SEPARATOR)
+        g_string_append_printf (out, "\\u%04x", (guint) c);
+      else
+        g_string_append_len (out, p, g_utf8_next_char (p) - p);
+      p = g_utf8_next_char (p);
+    }
+  return g_string_free (out, FALSE);
+}
+
 static void
 print_error (GError *error)
 {
   g_autofree char *remote = g_dbus_error_get_remote_error (error);
+  g_autofree char *why = NULL;
 
   if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN)
       || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER)
@@ -57,14 +98,15 @@ print_error (GError *error)
       return;
     }
   g_dbus_error_strip_remote_error (error);
+  why = ddr_admin_printable (error->message);
   if (g_strcmp0 (remote, "com.threatstop.DDR1.Error.Failed") == 0
       || g_strcmp0 (remote, "com.threatstop.DDR1.Error.InvalidArgs") == 0)
     {
       /* TRANSLATORS: %s is the daemon's own explanation (in English). */
-      g_printerr (_("The daemon could not do this: %s\n"), error->message);
+      g_printerr (_("The daemon could not do this: %s\n"), why);
       return;
     }
-  g_printerr (_("Cannot talk to the ThreatSTOP DDR daemon: %s\n"), error->message);
+  g_printerr (_("Cannot talk to the ThreatSTOP DDR daemon: %s\n"), why);
 }
 
 DdrAdminClient *

@@ -26,6 +26,10 @@ const char     *ddr_admin_lookup_string (GVariant *dict, const char *key);
 gboolean        ddr_admin_lookup_bool   (GVariant *dict, const char *key);
 guint64         ddr_admin_lookup_uint   (GVariant *dict, const char *key);
 
+/* A string from the daemon as a terminal may show it: control and format characters
+ * escaped (\n, \xNN, \uNNNN), a backslash doubled. */
+char           *ddr_admin_printable     (const char *s);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DdrAdminClient, ddr_admin_client_free)
 
 G_END_DECLS

@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
-#include <string.h>
 
 #include "ddr-admin-client.h"
 #include "ddr-admin-json.h"
@@ -61,51 +60,11 @@ describe_state (const char *state)
   return state;
 }
 
-/* Strings from the daemon are the network's words (a hotspot names its SSID, which
- * becomes the connection's name): control characters, and the format characters that
- * reorder or hide text, are shown as escapes so that they cannot drive the terminal or
- * forge a line. A backslash is doubled, so an escape is never ambiguous. */
-static char *
-printable (const char *s)
-{
-  GString *out = g_string_sized_new (strlen (s));
-
-  for (const char *p = s; *p; )
-    {
-      gunichar c = g_utf8_get_char_validated (p, -1);
-
-      if (c == (gunichar) -1 || c == (gunichar) -2)
-        {
-          g_string_append_printf (out, "\\x%02x", (guint) (guchar) *p);
-          p++;
-          continue;
-        }
-      if (c == '\\')
-        g_string_append (out, "\\\\");
-      else if (c == '\n')
-        g_string_append (out, "\\n");
-      else if (c == '\r')
-        g_string_append (out, "\\r");
-      else if (c == '\t')
-        g_string_append (out, "\\t");
-      else if (c < 0x80 && g_ascii_iscntrl ((char) c))
-        g_string_append_printf (out, "\\x%02x", (guint) c);
-      else if (g_unichar_iscntrl (c) || g_unichar_type (c) == G_UNICODE_FORMAT
-               || g_unichar_type (c) == G_UNICODE_LINE_SEPARATOR
-               || g_unichar_type (c) == G_UNICODE_PARAGRAPH_SEPARATOR)
-        g_string_append_printf (out, "\\u%04x", (guint) c);
-      else
-        g_string_append_len (out, p, g_utf8_next_char (p) - p);
-      p = g_utf8_next_char (p);
-    }
-  return g_string_free (out, FALSE);
-}
-
 /* One "Label:   value" line, the value escaped. */
 static void
 print_line (const char *label, const char *value)
 {
-  g_autofree char *text = printable (value);
+  g_autofree char *text = ddr_admin_printable (value);
 
   g_print ("%-24s %s\n", label, text);
 }
@@ -165,7 +124,7 @@ print_statistics (GVariant *st)
     {
       g_autoptr(GVariant) u = g_variant_get_child_value (ups, i);
 
-      g_autofree char *url = printable (ddr_admin_lookup_string (u, "url"));
+      g_autofree char *url = ddr_admin_printable (ddr_admin_lookup_string (u, "url"));
 
       g_print ("  %-22s %s\n", i == 0 ? _("Upstreams:") : "", url);
       /* TRANSLATORS: one upstream's health, then counts of attempts and failures. */
