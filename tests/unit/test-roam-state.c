@@ -292,6 +292,32 @@ test_names (void)
   g_assert_cmpstr (ddr_roam_state_to_string (DDR_ROAM_PAUSED), ==, "paused");
 }
 
+/* A portal whose address failed the hostile-input checks: Reason says so, in both
+ * states a portal shows in; without a portal nothing is said. */
+static void
+test_portal_no_address (void)
+{
+  DdrRoamFacts f = base ();
+  g_autofree char *portal = NULL, *protected = NULL, *clear = NULL, *usable = NULL;
+
+  f.portal_seen = TRUE;
+  f.portal_no_address = TRUE;
+  f.service = DDR_CHECK_FAILED;
+  expect (&f, DDR_ROAM_PORTAL, FALSE);
+  portal = ddr_roam_reason (&f, DDR_ROAM_PORTAL, "Hotel");
+  g_assert_nonnull (strstr (portal, "no usable address"));
+  f.service = DDR_CHECK_OK;
+  expect (&f, DDR_ROAM_PROTECTED, TRUE);
+  protected = ddr_roam_reason (&f, DDR_ROAM_PROTECTED, "Hotel");
+  g_assert_nonnull (strstr (protected, "no usable address"));
+  f.portal_no_address = FALSE;
+  usable = ddr_roam_reason (&f, DDR_ROAM_PROTECTED, "Hotel");
+  g_assert_null (strstr (usable, "no usable address"));
+  f = base ();
+  clear = ddr_roam_reason (&f, DDR_ROAM_PROTECTED, "Hotel");
+  g_assert_null (strstr (clear, "no usable address"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -312,5 +338,6 @@ main (int argc, char **argv)
   g_test_add_func ("/roam-state/nm-lost", test_nm_lost);
   g_test_add_func ("/roam-state/steering-lost", test_steering_lost);
   g_test_add_func ("/roam-state/names", test_names);
+  g_test_add_func ("/roam-state/portal-no-address", test_portal_no_address);
   return g_test_run ();
 }
