@@ -199,9 +199,7 @@ ensure_steer (DdrRoamController *self)
   if (!self->steer)
     ddr_roam_set_error (self, error->message);
   else
-    {
-      g_signal_connect (self->steer, "lost", G_CALLBACK (ddr_roam_on_steering_lost), self);
-    }
+    g_signal_connect (self->steer, "lost", G_CALLBACK (ddr_roam_on_steering_lost), self);
 }
 
 /* A new network: forget every check result. */
