@@ -4,6 +4,12 @@ tree (DEB_BUILD_OPTIONS=nocheck: the suite has already run), its contents
 (`dpkg-deb -c`), `lintian` (no errors; warnings are printed), and install, remove and
 purge into a throwaway root.
 
+The rpm (TestRpm): `rpmbuild -bb` of rpm/threatstop-ddr.spec on a tarball of the same
+files, with the macros Debian's rpm lacks from rpm-shim.macros (and --nodeps: Debian's
+rpm database knows none of the BuildRequires); its files against the .deb's (built once
+for both), `rpmlint` with Fedora's settings (rpmlint-fedora.toml: no errors), and its
+scriptlets installing and erasing it in a throwaway root.
+
 The throwaway root: dpkg --root=ROOT runs the maintainer scripts chrooted into ROOT, so
 ROOT gets the host's /usr as the lower layer of an overlay (its writes land in a
 directory of the test) inside a private mount namespace, and its own empty /etc and
@@ -78,6 +84,19 @@ def run(cmd, **kw):
     return subprocess.run(cmd, **kw)
 
 
+def source_files():
+    """The tracked (and new, not ignored) files of the source tree, relative to SRC."""
+    files = run(['git', '-C', SRC, 'ls-files', '-z', '--cached', '--others',
+                 '--exclude-standard'], check=True).stdout.split('\0')
+    # a file deleted in the work tree but not yet in the index is left out
+    return [f for f in files if f and os.path.lexists(os.path.join(SRC, f))]
+
+
+def project_version():
+    with open(os.path.join(SRC, 'meson.build')) as f:
+        return re.search(r"version: '([^']+)'", f.read()).group(1)
+
+
 def snapshot(paths):
     """path -> (exists, mtime, listing) for the host paths we must not touch."""
     out = {}
@@ -115,11 +134,7 @@ class Build:
         self.host_before = snapshot(HOST_WATCH)
         self.host_dpkg = run(['dpkg-query', '-W', PKG]).returncode
         src = os.path.join(self.tmp, PKG)
-        files = run(['git', '-C', SRC, 'ls-files', '-z', '--cached', '--others',
-                     '--exclude-standard'], check=True).stdout.split('\0')
-        for f in files:
-            if not f or not os.path.lexists(os.path.join(SRC, f)):
-                continue   # deleted in the work tree, not yet in the index
+        for f in source_files():
             os.makedirs(os.path.dirname(os.path.join(src, f)), exist_ok=True)
             shutil.copy2(os.path.join(SRC, f), os.path.join(src, f), follow_symlinks=False)
         env = dict(os.environ, DEB_BUILD_OPTIONS='nocheck parallel=%d' % (os.cpu_count() or 1),
@@ -317,6 +332,168 @@ class TestPackaging(unittest.TestCase):
         # and the host was never touched
         self.assertEqual(snapshot(HOST_WATCH), self.host_before)
         self.assertEqual(run(['dpkg-query', '-W', PKG]).returncode, self.host_dpkg)
+
+
+# -- the rpm ----------------------------------------------------------------
+
+RPM_SPEC = os.path.join(SRC, 'rpm', 'threatstop-ddr.spec')
+RPM_SHIM = os.path.join(SRC, 'tests', 'integration', 'rpm-shim.macros')
+RPMLINT_CONF = os.path.join(SRC, 'tests', 'integration', 'rpmlint-fedora.toml')
+# Where the two distributions put the same file differently; docs differ by policy.
+DEB_TO_RPM = [('/lib/systemd/system/', '/usr/lib/systemd/system/')]
+
+
+def deb_files(deb):
+    """path -> mode of the .deb's regular files."""
+    out = {}
+    for line in run(['dpkg-deb', '-c', deb], check=True).stdout.splitlines():
+        parts = line.split()
+        if parts[0].startswith('-'):
+            out[parts[5][1:]] = parts[0]
+    return out
+
+
+class RpmBuild:
+    """One rpmbuild per process (like Build), from a tarball of the same source files."""
+
+    done = None
+
+    @classmethod
+    def get(cls):
+        if cls.done is None:
+            cls.done = cls()
+        return cls.done
+
+    def __init__(self):
+        for t in ('rpmbuild', 'rpm', 'rpmlint', 'git'):
+            rig.tool(t)
+        self.tmp = tempfile.mkdtemp(prefix='ddr-rpm-')
+        atexit.register(self.cleanup)
+        self.version = project_version()
+        top = os.path.join(self.tmp, 'rpmbuild')
+        os.makedirs(os.path.join(top, 'SOURCES'))
+        import tarfile
+        prefix = '%s-%s' % (PKG, self.version)
+        with tarfile.open(os.path.join(top, 'SOURCES', prefix + '.tar.gz'), 'w:gz') as tf:
+            for f in source_files():
+                tf.add(os.path.join(SRC, f), arcname=prefix + '/' + f, recursive=False)
+        env = dict(os.environ, LC_ALL='C.UTF-8')
+        for k in ('DDR_BUILD_DIR', 'MESON_TEST_ITERATION', 'MALLOC_PERTURB_',
+                  'ASAN_OPTIONS', 'UBSAN_OPTIONS'):
+            env.pop(k, None)
+        t0 = time.monotonic()
+        p = run(['rpmbuild', '-bb', '--nodeps', '--load', RPM_SHIM,
+                 '--define', '_topdir ' + top, RPM_SPEC], env=env, timeout=1500)
+        self.build_seconds = time.monotonic() - t0
+        self.build_log = p.stdout + p.stderr
+        self.build_rc = p.returncode
+        rpms = []
+        for d, _, files in os.walk(os.path.join(top, 'RPMS')):
+            rpms += [os.path.join(d, f) for f in files if f.endswith('.rpm')]
+        self.rpm = rpms[0] if len(rpms) == 1 else None
+
+    def cleanup(self):
+        if os.environ.get('DDR_KEEP_TMP'):
+            sys.stderr.write('kept %s\n' % self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class TestRpm(unittest.TestCase):
+
+    def setUp(self):
+        b = RpmBuild.get()
+        self.tmp, self.rpm = b.tmp, b.rpm
+        if b.build_rc != 0 or not self.rpm:
+            self.fail('rpmbuild -bb failed (rc %d) after %.0f s:\n%s'
+                      % (b.build_rc, b.build_seconds, b.build_log[-6000:]))
+        self.build_seconds, self.build_log = b.build_seconds, b.build_log
+
+    def q(self, *args):
+        return run(['rpm', '-qp'] + list(args) + [self.rpm], check=True).stdout
+
+    def test_build(self):
+        print('# rpmbuild -bb (the unit tests in %%check): %.0f s' % self.build_seconds)
+        self.assertRegex(self.build_log, r'\nOk: +\d+ *\nExpected Fail: +0 *\nFail: +0 ')
+        self.assertEqual(self.q('--qf', '%{VERSION}'), RpmBuild.get().version)
+        self.assertNotIn('debian', self.q('--qf', '%{RELEASE}'))
+
+    def test_files_match_the_deb(self):
+        deb = Build.get().deb
+        self.assertIsNotNone(deb, 'the .deb did not build (see TestPackaging)')
+        want = {}
+        for path, mode in deb_files(deb).items():
+            if path.startswith('/usr/share/doc/'):
+                continue
+            for a, b in DEB_TO_RPM:
+                if path.startswith(a):
+                    path = b + path[len(a):]
+            want[path] = mode
+        got = {}
+        for line in self.q('--qf', '[%{FILEMODES:perms} %{FILENAMES}\n]').splitlines():
+            mode, path = line.split(' ', 1)
+            if mode.startswith('-') and not path.startswith('/usr/share/doc/'):
+                got[path] = mode
+        print('# %s: %d files, the .deb %d (documentation aside)'
+              % (os.path.basename(self.rpm), len(got), len(want)))
+        self.assertEqual(sorted(got), sorted(want))
+        self.assertEqual(got, want)     # and the same modes
+        self.assertEqual(self.q('--configfiles').split(), ['/etc/threatstop-ddr/ddr.conf'])
+        self.assertIn('/usr/share/doc/%s-%s/README.md' % (PKG, RpmBuild.get().version),
+                      self.q('--docfiles').split())
+
+    def test_rpmlint_reports_no_errors(self):
+        p = run(['rpmlint', '-c', RPMLINT_CONF, self.rpm, RPM_SPEC], timeout=300)
+        out = p.stdout + p.stderr
+        tags = [l for l in out.splitlines() if re.search(r': [EW]: ', l)]
+        print('# rpmlint (Fedora settings): %d tag(s)' % len(tags))
+        for t in tags:
+            print('# ' + t)
+        m = re.search(r'(\d+) errors?, (\d+) warnings?', out)
+        self.assertIsNotNone(m, out)
+        self.assertEqual((m.group(1), [t for t in tags if ': E: ' in t]), ('0', []), out)
+
+    def test_install_erase_in_a_throwaway_root(self):
+        """rpm -i and rpm -e with their scriptlets, chrooted into a root whose /usr is an
+        overlay of the host's (TestPackaging's rig). No systemd runs there: systemctl
+        works offline (preset, disable), with Fedora's preset policy ("disable *",
+        its 99-default-disable.preset; Debian's default would enable every unit)."""
+        root, upper = TestPackaging.make_root(self)
+        os.makedirs(os.path.join(root, 'var/tmp'))
+        presets = os.path.join(root, 'etc/systemd/system-preset')
+        os.makedirs(presets)
+        with open(os.path.join(presets, '99-default-disable.preset'), 'w') as f:
+            f.write('disable *\n')
+        rpm = 'rpm --root=%s' % root
+        p = TestPackaging.in_root(self, root, upper,
+                                  '%s --initdb\n%s --nodeps -i %s\n%s -q %s\n'
+                                  'chroot %s /usr/sbin/threatstop-ddrd --version\n'
+                                  % (rpm, rpm, self.rpm, rpm, PKG, root))
+        self.assertRegex(p.stdout, r'%s-\d' % PKG)
+        self.assertTrue(os.path.isfile(os.path.join(upper, 'lib/systemd/system/'
+                                                    'threatstop-ddr-metrics.timer')))
+        self.assertTrue(os.path.isfile(os.path.join(root, 'etc/threatstop-ddr/ddr.conf')))
+        for wants in ('multi-user.target.wants/threatstop-ddr.service',
+                      'timers.target.wants/threatstop-ddr-metrics.timer'):
+            self.assertFalse(os.path.lexists(os.path.join(root, 'etc/systemd/system', wants)))
+        # what the admin's install and the daemon leave behind, then erase: %preun runs
+        # the uninstall, %postun removes the state
+        TestPackaging.in_root(self, root, upper,
+                              'chroot %s /usr/bin/threatstop-ddr-admin --action=install '
+                              '--root=/ --listen=127.0.0.1 --url=https://doh.example/dns-query '
+                              '--check-domain=check.example --yes\n' % root)
+        self.assertTrue(os.path.isfile(os.path.join(root, 'etc/threatstop-ddr/install.state')))
+        os.makedirs(os.path.join(root, 'var/lib/threatstop-ddr'))
+        p = TestPackaging.in_root(self, root, upper, '%s --nodeps -e %s\n' % (rpm, PKG))
+        print('# rpm -e:')
+        for line in (p.stdout + p.stderr).splitlines():
+            print('#   ' + line)
+        self.assertFalse(os.path.exists(os.path.join(root, 'etc/threatstop-ddr/install.state')))
+        self.assertFalse(os.path.exists(os.path.join(root, 'var/lib/threatstop-ddr')))
+        # the edited configuration is kept aside, as rpm does for %config(noreplace)
+        self.assertTrue(os.path.isfile(os.path.join(root, 'etc/threatstop-ddr/ddr.conf.rpmsave')))
+        left = [os.path.join(d, f) for d, _, files in os.walk(upper) for f in files]
+        self.assertEqual(left, [], 'files left in /usr after rpm -e')
 
 
 if __name__ == '__main__':
