@@ -438,7 +438,9 @@ class TestRpm(unittest.TestCase):
               % (os.path.basename(self.rpm), len(got), len(want)))
         self.assertEqual(sorted(got), sorted(want))
         self.assertEqual(got, want)     # and the same modes
-        self.assertEqual(self.q('--configfiles').split(), ['/etc/threatstop-ddr/ddr.conf'])
+        self.assertEqual(sorted(self.q('--configfiles').split()),
+                         ['/etc/threatstop-ddr/ddr.conf',
+                          '/etc/xdg/autostart/threatstop-ddr-indicator.desktop'])
         self.assertIn('/usr/share/doc/%s-%s/README.md' % (PKG, RpmBuild.get().version),
                       self.q('--docfiles').split())
 
@@ -460,10 +462,11 @@ class TestRpm(unittest.TestCase):
         its 99-default-disable.preset; Debian's default would enable every unit)."""
         root, upper = TestPackaging.make_root(self)
         os.makedirs(os.path.join(root, 'var/tmp'))
-        presets = os.path.join(root, 'etc/systemd/system-preset')
-        os.makedirs(presets)
-        with open(os.path.join(presets, '99-default-disable.preset'), 'w') as f:
-            f.write('disable *\n')
+        for kind in ('system', 'user'):
+            presets = os.path.join(root, 'etc/systemd/%s-preset' % kind)
+            os.makedirs(presets)
+            with open(os.path.join(presets, '99-default-disable.preset'), 'w') as f:
+                f.write('disable *\n')
         rpm = 'rpm --root=%s' % root
         p = TestPackaging.in_root(self, root, upper,
                                   '%s --initdb\n%s --nodeps -i %s\n%s -q %s\n'
@@ -472,10 +475,14 @@ class TestRpm(unittest.TestCase):
         self.assertRegex(p.stdout, r'%s-\d' % PKG)
         self.assertTrue(os.path.isfile(os.path.join(upper, 'lib/systemd/system/'
                                                     'threatstop-ddr-metrics.timer')))
+        self.assertTrue(os.path.isfile(os.path.join(upper, 'lib/systemd/user/'
+                                                    'threatstop-ddr-indicator.service')))
         self.assertTrue(os.path.isfile(os.path.join(root, 'etc/threatstop-ddr/ddr.conf')))
-        for wants in ('multi-user.target.wants/threatstop-ddr.service',
-                      'timers.target.wants/threatstop-ddr-metrics.timer'):
-            self.assertFalse(os.path.lexists(os.path.join(root, 'etc/systemd/system', wants)))
+        for wants in ('system/multi-user.target.wants/threatstop-ddr.service',
+                      'system/timers.target.wants/threatstop-ddr-metrics.timer',
+                      'user/default.target.wants/threatstop-ddr-indicator.service',
+                      'user/graphical-session.target.wants/threatstop-ddr-indicator.service'):
+            self.assertFalse(os.path.lexists(os.path.join(root, 'etc/systemd', wants)))
         # what the admin's install and the daemon leave behind, then erase: %preun runs
         # the uninstall, %postun removes the state
         TestPackaging.in_root(self, root, upper,
