@@ -139,10 +139,9 @@ class TestRoamCoreProbePath(RoamTestCase):
         self.assertEqual(self.portal.requests, [])
         self.assertEqual(str(self.prop('PortalUrl')), '')
 
-    def test_bound_to_the_network_device(self):
+    def vpn_takes_every_route(self):
         """A VPN-like link takes every route (0.0.0.0/1, 128.0.0.0/1 and a better
-        default) to a second world where PORTAL_ADDR answers 204. The probe bound to
-        wlan0 still reaches the hotel's portal; unbound, it would see the VPN's 204."""
+        default) to a second world where PORTAL_ADDR answers 204; returns its responder."""
         vpn = roamrig.PeerNetns()
         self.addCleanup(vpn.close)
         vpn.run('ip', 'addr', 'add', PORTAL_ADDR + '/32', 'dev', 'lo')
@@ -155,9 +154,43 @@ class TestRoamCoreProbePath(RoamTestCase):
         route = subprocess.run([rig.tool('ip'), 'route', 'get', PORTAL_ADDR],
                                capture_output=True, text=True).stdout
         self.assertIn('dev vpn0', route)
+        return beyond_vpn
+
+    def test_bound_to_the_network_device(self):
+        """The probe bound to wlan0 still reaches the hotel's portal behind a VPN that
+        takes every route; unbound, it would see the VPN's 204."""
+        beyond_vpn = self.vpn_takes_every_route()
         self.portal.mode = 'portal'
         self.unbound.stop()        # `portal` whatever the rule for a portal next to a service
         self.start_roam_daemon(wait_state='portal')
+        self.wait_portal_url(lambda u: u == LOGIN_URL, '= ' + LOGIN_URL)
+        self.assertTrue(self.portal.requests, 'the hotel saw no probe')
+        self.assertEqual(beyond_vpn.requests, [], 'the probe left through the VPN')
+
+    def test_bound_without_cap_net_raw(self):
+        """The same with the unit's capabilities only (CapabilityBoundingSet=
+        CAP_NET_BIND_SERVICE CAP_NET_ADMIN): binding to a device needs no CAP_NET_RAW
+        (kernel >= 5.7), so the probe still leaves through wlan0."""
+        beyond_vpn = self.vpn_takes_every_route()
+        self.portal.mode = 'portal'
+        self.unbound.stop()
+        setpriv = [rig.tool('setpriv'), '--bounding-set', '-all,+net_bind_service,+net_admin',
+                   '--']
+
+        class Confined(roamrig.RoamDaemon):
+            def command(self):
+                return setpriv + super().command()
+
+        d = Confined(rig.daemon_binary(), self.path('ddrd'), self.roam_config(), port=53)
+        self._daemons.append(d)
+        t0 = time.monotonic()
+        d.spawn()
+        d.wait_ready()
+        with open('/proc/%d/status' % d.proc.pid) as f:
+            caps = int([ln for ln in f if ln.startswith('CapEff:')][0].split()[1], 16)
+        self.assertEqual(caps, (1 << 10) | (1 << 12),
+                         'expected CAP_NET_BIND_SERVICE and CAP_NET_ADMIN only: %x' % caps)
+        self.wait_state('portal', t0, 15)
         self.wait_portal_url(lambda u: u == LOGIN_URL, '= ' + LOGIN_URL)
         self.assertTrue(self.portal.requests, 'the hotel saw no probe')
         self.assertEqual(beyond_vpn.requests, [], 'the probe left through the VPN')
