@@ -376,6 +376,12 @@ class TestIndicatorMenu(IndicatorTestCase):
         for line in ('State: Protected on %s' % WIFI_ID, 'Network: %s' % WIFI_ID,
                      'DNS backend: networkmanager', 'Service: https://'):
             self.assertIn(line, d['body'])
+        # a host that activates the item instead of opening its menu gets the same
+        n = len(self.mon.calls)
+        self.item().Activate(dbus.Int32(5), dbus.Int32(5), dbus_interface=SNI)
+        self.assertEqual(self.mon.wait('ThreatSTOP DNS Defense', n)['body'], d['body'])
+        self.item().SecondaryActivate(dbus.Int32(5), dbus.Int32(5), dbus_interface=SNI)
+        self.item().Scroll(dbus.Int32(120), 'vertical', dbus_interface=SNI)
 
         # polkit now says no: the entries are greyed out when the menu opens...
         self.polkit.SetAllowed(dbus.Array([], signature='s'))
