@@ -73,6 +73,19 @@ class TestRoamScheduleSameNetwork(ScheduleCase):
         self.assertSteeringUntouched(t0, 'after resume')
         self.assertAnswered(self.relay('allowed.test'), 'NOERROR', 'after resume')
 
+    def test_resume_keeps_steering_until_a_check_says_otherwise(self):
+        """The kept steering is not blind: the service gone during the suspend is
+        found by the re-probe at resume, without any lookup."""
+        self.start_logind()
+        self.start_roam_daemon(wait_state='protected')
+        self.prepare_for_sleep(True)
+        self.unbound.stop()
+        t0 = time.monotonic()
+        self.prepare_for_sleep(False)
+        t = self.wait_state('unreachable', t0, 10)
+        reaction('resume (service gone meanwhile)->unreachable', t0, t)
+        self.wait_steering(False)
+
     def test_late_ipv6_servers_keep_steering(self):
         """The IPv6 server list arrives after the network is protected: split DNS
         follows it, steering stays."""
@@ -80,9 +93,13 @@ class TestRoamScheduleSameNetwork(ScheduleCase):
         self.wait_steering(True)
         self.nm.clear_calls()
         start = len(d.log())
+        probes = len(self.portal.requests)
         t0 = time.monotonic()
         self.nm.set_servers(WIFI_UUID, [NETWORK_DNS, 'fd00:77::53'])
         d.wait_log(r'split DNS: \d+ local route', 5, start)
+        # looked at again (our portal probe ran once more), steering kept meanwhile
+        rig.wait_until(lambda: len(self.portal.requests) > probes, 5,
+                       what='a portal probe after the server list changed')
         self.steady(1.5)
         self.assertSteeringUntouched(t0, 'after a late IPv6 server list')
         # a DHCP renewal that brings the same list again changes nothing either
