@@ -27,8 +27,9 @@ times are exact). The three figures of the issue:
   answers, no real portal (a fake one does not count), not asleep, yet the sample
   did not reach the relay. Each unbroken stretch of such samples is charged to the
   event before it and counted from that event's evidence: the moment the event was
-  done; 1 s later for steering removed behind the daemon's back (the time it may take
-  to notice); after the service came back (`service_up`, `login`), the moment the
+  done; for steering removed behind the daemon's back, 1 s later (the time it may take
+  to notice) or, once noticed, after DESIGN's re-apply back-off (1 s, doubling while
+  losses come less than 2 minutes apart); after the service came back (`service_up`, `login`), the moment the
   daemon published ServiceReachable=true (how long that took is reported as the
   re-probe delay, without a goal; before it, nothing is counted).
   Goal: at most 1 s an event (plus one sample: the 100 ms grid).
@@ -45,6 +46,7 @@ timeline; samples R relay, n network, v VPN, - nobody)."""
 import bisect
 import collections
 import concurrent.futures
+import json
 import os
 import random
 import socket
@@ -86,6 +88,7 @@ SERVICE_TIMEOUT = 1.0           # the rig's [service] timeout-ms
 AVOIDABLE_GOAL = 1.0
 AVOIDABLE_LIMIT = AVOIDABLE_GOAL + PERIOD + 0.05   # one sample more: the 100 ms grid
 BEHIND_BACK = ('nmcli_down', 'resolv_rewrite', 'nm_restart')
+REAPPLY_FIRST, REAPPLY_MAX, REAPPLY_RESET = 1.0, 60.0, 120.0   # DESIGN's back-off after a loss
 SERVICE_LOSS = ('service_down', 'portal')
 
 NETWORKS = [
@@ -143,15 +146,40 @@ class Sampler:
             return sorted(self.samples)
 
 
-class PropertyLog:
-    """The daemon's State, ServiceReachable and PortalUrl as (t, value) lists, from
-    PropertiesChanged received on a connection and main loop of its own thread."""
+class Recorded:
+    """Property values as (t, value) lists, and questions about them."""
 
     NAMES = ('State', 'ServiceReachable', 'PortalUrl')
 
+    def __init__(self, values=None):
+        self.values = values or {n: [] for n in self.NAMES}
+
+    def at(self, name, t, default=None):
+        """The value at monotonic time t."""
+        v = self.values[name]
+        i = bisect.bisect_right([x[0] for x in v], t)
+        return v[i - 1][1] if i else default
+
+    def held(self, name, value, t0, t1):
+        """Did `name` equal `value` during the whole [t0, t1]?"""
+        if self.at(name, t0) != value:
+            return False
+        return all(x == value for t, x in self.values[name] if t0 < t <= t1)
+
+    def first(self, name, value, t0, t1):
+        for t, x in self.values[name]:
+            if t0 <= t < t1 and x == value:
+                return t
+        return None
+
+
+class PropertyLog(Recorded):
+    """The daemon's properties from PropertiesChanged received on a connection and
+    main loop of its own thread (exact times whatever the test's thread does)."""
+
     def __init__(self, address):
+        super().__init__()
         self.address = address
-        self.values = {n: [] for n in self.NAMES}
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -181,24 +209,6 @@ class PropertyLog:
     def stop(self):
         self.loop.quit()
         self._thread.join(5)
-
-    def at(self, name, t, default=None):
-        """The value at monotonic time t."""
-        v = self.values[name]
-        i = bisect.bisect_right([x[0] for x in v], t)
-        return v[i - 1][1] if i else default
-
-    def held(self, name, value, t0, t1):
-        """Did `name` equal `value` during the whole [t0, t1]?"""
-        if self.at(name, t0) != value:
-            return False
-        return all(x == value for t, x in self.values[name] if t0 < t <= t1)
-
-    def first(self, name, value, t0, t1):
-        for t, x in self.values[name]:
-            if t0 <= t < t1 and x == value:
-                return t
-        return None
 
 
 # ------------------------------------------------------------------------------------
@@ -440,13 +450,18 @@ class TestSoak(RoamTestCase):
         samples = sampler.stop()
         self.assertIsNotNone(self._daemons[-1].proc)
         self.assertIsNone(self._daemons[-1].proc.poll(), 'the daemon died during the soak')
+        raw = os.path.join(os.environ.get('DDR_BUILD_DIR', '.'), 'meson-logs',
+                           'soak-%d-%d' % (SEED, EVENTS))
+        with open(raw + '.json', 'w') as f:
+            json.dump({'seed': SEED, 'events': [e._asdict() for e in events],
+                       'samples': samples, 'world': self.world_log, 'props': props.values,
+                       't_end': t_end}, f)
         report = Report(events, samples, self.world_log, props, t_end)
         text = report.text()
         if VERBOSE:
             text += '\n' + report.timeline(range(len(events)))
         print(text, flush=True)
-        with open(os.path.join(os.environ.get('DDR_BUILD_DIR', '.'), 'meson-logs',
-                               'soak-%d-%d.txt' % (SEED, EVENTS)), 'w') as f:
+        with open(raw + '.txt', 'w') as f:
             f.write(text)
         missed = [why for goal, why in report.missed() if goal in ENFORCED]
         later = [why for goal, why in report.missed() if goal not in ENFORCED]
@@ -478,6 +493,8 @@ class Report:
         self.stretch_starts = collections.defaultdict(list)
         self.evidence = {}
         self.reprobe = {}
+        self.reapply = {}       # event n -> DESIGN's re-apply delay after that loss
+        self._last_loss = None  # (t, delay) of the last loss the daemon noticed
         self._evidence()
         self._measure()
 
@@ -498,7 +515,7 @@ class Report:
             w = self.world_at(e.t_done + 1e-6)
             ev = e.t_done
             if e.kind in BEHIND_BACK:
-                ev += DETECT_ALLOWANCE       # noticing the loss may take that long
+                ev = self._after_loss(e)
             if e.kind in ('service_up', 'login') and not prev_up and w['protect']:
                 # "the service answered": only the daemon's own probe can tell
                 until = next((x.t_begin for x in self.events[e.n + 1:]
@@ -509,6 +526,26 @@ class Report:
                 ev = float('inf') if t is None else max(ev, t)
             self.evidence[e.n] = ev
             prev_up = not w['outage'] and w['portal'] != 'real'
+
+    def _after_loss(self, e):
+        """When steering removed behind the daemon's back should be back: noticed
+        within 1 s; a noticed loss (State leaves protected) is steered again after
+        DESIGN's back-off, 1 s doubling to 1 min while the losses come less than 2 min
+        apart (src/roaming: LOST_FIRST_MS, LOST_MAX_MS)."""
+        late = e.t_done + DETECT_ALLOWANCE
+        if e.kind == 'nm_restart' or self.props.at('State', e.t_begin) != 'protected':
+            return late
+        left = next((t for t, x in self.props.values['State']
+                     if e.t_begin <= t <= late and x != 'protected'), None)
+        if left is None:
+            return late                  # not noticed: the 1 s allowance only
+        prev = self._last_loss
+        delay = REAPPLY_FIRST
+        if prev is not None and left - prev[0] <= REAPPLY_RESET:
+            delay = min(REAPPLY_MAX, prev[1] * 2)
+        self._last_loss = (left, delay)
+        self.reapply[e.n] = delay
+        return max(late, left + delay)
 
     def _allowed(self, figure, e, t):
         """Inside the time the goal leaves the daemon after event e?"""
@@ -527,9 +564,7 @@ class Report:
             dt = min(0.2, self.samples[i + 1][0] - t0) if i + 1 < len(self.samples) else PERIOD
             w = self.world_at(t0)
             if w['asleep'] or self.world_at(t1)['asleep']:
-                for f in list(stretches):
-                    self._close(f, stretches.pop(f))
-                continue
+                continue                 # asleep: not counted, no stretch broken
             e = self.event_at(t0)
             self.totals['samples'] += dt
             state = self.props.at('State', t0, 'starting')
@@ -636,12 +671,34 @@ class Report:
             marks = ''.join(MARK.get(who, '?') for t0, _, who in self.samples
                             if e.t_begin <= t0 < end)
             L.append('    samples: ' + marks)
+            if n in self.reapply:
+                L.append('    loss noticed; DESIGN steers again %.0f s later' % self.reapply[n])
             if n in self.reprobe:
                 d = self.reprobe[n]
                 L.append('    re-probe delay: %s' % ('never' if d is None else '%.2f s' % d))
         return '\n'.join(L)
 
 
+def report_from(path):
+    """The report of a recorded soak (soak-SEED-EVENTS.json in meson-logs): the figures
+    can be recomputed without running it again."""
+    with open(path) as f:
+        d = json.load(f)
+    global SEED
+    SEED = d['seed']
+    events = [Event(**e) for e in d['events']]
+    samples = [tuple(x) for x in d['samples']]
+    world = [tuple(x) for x in d['world']]
+    props = Recorded({k: [tuple(x) for x in v] for k, v in d['props'].items()})
+    r = Report(events, samples, world, props, d['t_end'])
+    return r.text() + '\n' + '\n'.join(why for _, why in r.missed()) + '\n' + \
+        r.timeline(range(len(events)) if VERBOSE else sorted(r.offenders))
+
+
 if __name__ == '__main__':
-    import unittest
-    unittest.main()
+    import sys
+    if len(sys.argv) == 3 and sys.argv[1] == '--report':
+        print(report_from(sys.argv[2]))
+    else:
+        import unittest
+        unittest.main()
