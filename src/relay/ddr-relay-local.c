@@ -27,6 +27,7 @@ struct _DdrRelayLocal {
   GCancellable  *cancellable;     /* every forward in flight */
   GQueue         pending;         /* LocalQuery */
   GHashTable    *unanswered;      /* GBytes qname (wire, lower case) -> gint64 expiry (monotonic us) */
+  guint          n_logged;        /* routes in the last "split DNS" info line */
 
   guint8         canary[DDR_DNS_MAX_NAME];
   gsize          canary_len;      /* 0 = no canary expected */
@@ -106,6 +107,7 @@ ddr_relay_set_local_routes (DdrRelay *relay, const DdrLocalRoute *routes, guint 
   DdrRelayLocal *local = relay->local;
   g_autoptr(DdrDnsRoutes) table = ddr_dns_routes_new ();
   g_autoptr(GPtrArray) servers = g_ptr_array_new_with_free_func ((GDestroyNotify) local_target_free);
+  guint n;
 
   for (guint i = 0; i < n_routes; i++)
     {
@@ -138,7 +140,13 @@ ddr_relay_set_local_routes (DdrRelay *relay, const DdrLocalRoute *routes, guint 
       local->routes = g_steal_pointer (&table);
       local->servers = g_steal_pointer (&servers);
     }
-  g_info ("split DNS: %u local route(s)", local->servers ? local->servers->len : 0);
+  /* NetworkManager announces many changes that leave the routes as they were. */
+  n = local->servers ? local->servers->len : 0;
+  if (n != local->n_logged)
+    g_info ("split DNS: %u local route(s)", n);
+  else
+    g_debug ("split DNS: %u local route(s)", n);
+  local->n_logged = n;
 }
 
 static const LocalTarget *

@@ -1,7 +1,7 @@
 /* Unit tests for the one retry back-off rule (ddr-backoff.c). */
 #include "ddr-backoff.h"
 
-/* The three schedules DESIGN.md names, from "not backing off". */
+/* The schedules the daemon uses, from "not backing off". */
 static void
 test_schedules (void)
 {
@@ -11,7 +11,8 @@ test_schedules (void)
   } cases[] = {
     /* upstreams and failed steering calls: 1 s doubling to 1 min */
     { 1000, 60000, { 1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000 } },
-    /* the service probe: 1 s doubling to 5 min */
+    /* the service re-probe after its first 2 minutes: 1 s doubling to 60 s (the first
+     * 2 minutes cap at 10 s, ddr-roam-schedule.c); a long cap for the doubling itself */
     { 1000, 300000, { 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000, 256000 } },
     /* unproved steering: 30 s doubling to 5 min */
     { 30000, 300000, { 30000, 60000, 120000, 240000, 300000, 300000, 300000, 300000, 300000 } },
