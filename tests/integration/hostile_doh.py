@@ -9,6 +9,7 @@ with the rig's doh.test certificate and serves /dns-query (POST and GET).  The a
                       return the real answer
   status500/404/429   that HTTP status, a text body
   wrong-content-type  200 text/html carrying the real answer bytes
+  no-content-type     200 without a content-type header, the real answer bytes
   garbage             200 application/dns-message with random bytes
   empty               200 with an empty body
   short               the first 11 bytes of the real answer
@@ -47,7 +48,8 @@ import h2.exceptions
 
 import rig
 
-MODES = ('ok', 'status500', 'status404', 'status429', 'wrong-content-type', 'garbage',
+MODES = ('ok', 'status500', 'status404', 'status429', 'wrong-content-type',
+         'no-content-type', 'garbage',
          'empty', 'short', 'mismatched-question', 'wrong-id', 'echo-query', 'huge', 'hang',
          'slow-headers', 'reset', 'goaway', 'close', 'truncated-tc')
 
@@ -107,8 +109,8 @@ class _Conn(threading.Thread):
                 self.out.pop(sid, None)
 
     def respond(self, sid, status, body=b'', ctype=DNS_CT, end=True, length=None):
-        hdrs = [(':status', str(status)), ('content-type', ctype),
-                ('content-length', str(len(body) if length is None else length))]
+        hdrs = [(':status', str(status))] + ([('content-type', ctype)] if ctype else []) + \
+            [('content-length', str(len(body) if length is None else length))]
         self.h2.send_headers(sid, hdrs, end_stream=end and not body)
         if body:
             self.queue_data(sid, body, end)
@@ -153,6 +155,8 @@ class _Conn(threading.Thread):
                          'text/plain')
         elif mode == 'wrong-content-type':
             self.respond(sid, 200, self.server.resolve(query), 'text/html')
+        elif mode == 'no-content-type':
+            self.respond(sid, 200, self.server.resolve(query), None)
         elif mode == 'garbage':
             self.respond(sid, 200, os.urandom(97))
         elif mode == 'empty':

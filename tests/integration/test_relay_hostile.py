@@ -32,6 +32,7 @@ FAILING_MODES = {
     'status404': EDE_NETWORK_ERROR,
     'status429': EDE_NETWORK_ERROR,
     'wrong-content-type': EDE_NETWORK_ERROR,
+    'no-content-type': EDE_NETWORK_ERROR,
     'garbage': EDE_NETWORK_ERROR,
     'empty': EDE_NETWORK_ERROR,
     'short': EDE_NETWORK_ERROR,

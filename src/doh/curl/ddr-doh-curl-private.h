@@ -37,7 +37,6 @@ struct _DdrDohTransfer {
   CURLU                *get_uh;      /* GET: own copy of the endpoint URL, query rewritten */
   const DdrDohEndpoint *get_ep;
   DdrDohEndpoint       *ep;
-  char                  content_type[64];
   guint32               age_s;
   gboolean              too_big;
   DdrDohTransferDone    done;

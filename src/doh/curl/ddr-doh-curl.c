@@ -55,14 +55,7 @@ header_cb (char *line, size_t size, size_t n, void *userp)
   if (len >= 5 && memcmp (line, "HTTP/", 5) == 0)
     {
       /* a new response (after 1xx): forget what the previous one said */
-      t->content_type[0] = '\0';
       t->age_s = 0;
-    }
-  else if (header_is (line, len, "content-type:", &v, &vlen))
-    {
-      vlen = MIN (vlen, sizeof t->content_type - 1);
-      memcpy (t->content_type, v, vlen);
-      t->content_type[vlen] = '\0';
     }
   else if (header_is (line, len, "age:", &v, &vlen))
     {
@@ -76,13 +69,16 @@ header_cb (char *line, size_t size, size_t n, void *userp)
   return len;
 }
 
+/* content_type: libcurl's CURLINFO_CONTENT_TYPE, the final response's header (NULL
+ * without one). Age has no such getter before curl_easy_header() (libcurl 7.84; our
+ * floor is Ubuntu 22.04's 7.81), so header_cb still reads that one. */
 static gboolean
 is_dns_message (const char *content_type)
 {
   static const char want[] = "application/dns-message";
   size_t n = sizeof want - 1;
 
-  return g_ascii_strncasecmp (content_type, want, n) == 0 &&
+  return content_type && g_ascii_strncasecmp (content_type, want, n) == 0 &&
          (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
 }
 
@@ -165,7 +161,6 @@ static void
 transfer_reset_response (DdrDohTransfer *t)
 {
   g_byte_array_set_size (t->body, 0);
-  t->content_type[0] = '\0';
   t->age_s = 0;
   t->too_big = FALSE;
 }
@@ -280,12 +275,14 @@ transfer_finish (DdrDohClient *c, DdrDohTransfer *t, CURLcode rc)
   DdrDohResult r = { 0 };
   long connects = 0;
   char *ip = NULL;
+  char *content_type = NULL;
   DdrDohTransferDone done = t->done;
   gpointer user_data = t->user_data;
 
   curl_easy_getinfo (t->easy, CURLINFO_RESPONSE_CODE, &r.http_status);
   curl_easy_getinfo (t->easy, CURLINFO_NUM_CONNECTS, &connects);
   curl_easy_getinfo (t->easy, CURLINFO_PRIMARY_IP, &ip);
+  curl_easy_getinfo (t->easy, CURLINFO_CONTENT_TYPE, &content_type);
   r.curl_code = rc;
   r.error = rc == CURLE_OK ? "" : curl_easy_strerror (rc);
   r.connects = (guint) MAX (connects, 0);
@@ -301,7 +298,7 @@ transfer_finish (DdrDohClient *c, DdrDohTransfer *t, CURLcode rc)
     r.status = DDR_DOH_TRANSPORT;
   else if (r.http_status != 200)
     r.status = DDR_DOH_HTTP_STATUS;
-  else if (!is_dns_message (t->content_type))
+  else if (!is_dns_message (content_type))
     r.status = DDR_DOH_BAD_RESPONSE;
   else
     {
