@@ -343,44 +343,13 @@ start_transfer (GTask *task)
 /* ------------------------------------------------------------------------ */
 /* Resolving the host                                                       */
 
-/* A hostile DNS must not aim a request of root's at a service of this machine or its
- * link: NULL when the address may be probed, else what it is. */
-static const char *
-refused_kind (const char *text)
-{
-  static const guint8 v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-  g_autoptr(GInetAddress) a = g_inet_address_new_from_string (text);
-  const guint8 *b;
-
-  if (a == NULL)
-    return "not an address";
-  b = g_inet_address_to_bytes (a);
-  /* ::ffff:a.b.c.d is a.b.c.d */
-  if (g_inet_address_get_family (a) == G_SOCKET_FAMILY_IPV6 && memcmp (b, v4_mapped, 12) == 0)
-    {
-      g_autofree char *v4 = g_strdup_printf ("%u.%u.%u.%u", b[12], b[13], b[14], b[15]);
-
-      return refused_kind (v4);
-    }
-  if (g_inet_address_get_is_loopback (a))
-    return "loopback";
-  if (g_inet_address_get_is_any (a)
-      || (g_inet_address_get_family (a) == G_SOCKET_FAMILY_IPV4 && b[0] == 0))
-    return "unspecified";
-  if (g_inet_address_get_is_link_local (a))
-    return "link-local";
-  if (g_inet_address_get_is_multicast (a))
-    return "multicast";
-  return NULL;
-}
-
 /* Keeps the answers that may be probed; TRUE when one is left. */
 static gboolean
 take_addresses (Probe *p, const char *const *found)
 {
   for (guint i = 0; found[i] != NULL; i++)
     {
-      const char *kind = refused_kind (found[i]);
+      const char *kind = ddr_portal_address_refused (found[i]);
 
       if (kind == NULL)
         g_ptr_array_add (p->addresses, g_strdup (found[i]));

@@ -1,9 +1,11 @@
-/* The one gate for a captive portal's address (PortalUrl): only a plain http(s) URL passes. */
+/* The gates for what the portal probe takes from the network: the portal's address
+ * (PortalUrl; only a plain http(s) URL passes) and the probe host's DNS answers. */
 #define G_LOG_DOMAIN "ddr-portal-probe"
 
 #include "ddr-portal-url.h"
 
 #include <string.h>
+#include <gio/gio.h>
 
 /* Characters a browser or a terminal would act on or hide: C0/C1 controls and DEL (a
  * NUL cuts the string, ESC drives the terminal), format characters such as the bidi
@@ -113,4 +115,35 @@ ddr_portal_url_check (const char *base, const char *raw, gsize len, const char *
       return NULL;
     }
   return out;
+}
+
+/* A hostile DNS must not aim a request of root's at a service of this machine or its
+ * link. */
+const char *
+ddr_portal_address_refused (const char *text)
+{
+  static const guint8 v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+  g_autoptr(GInetAddress) a = g_inet_address_new_from_string (text);
+  const guint8 *b;
+
+  if (a == NULL)
+    return "not an address";
+  b = g_inet_address_to_bytes (a);
+  /* ::ffff:a.b.c.d is a.b.c.d */
+  if (g_inet_address_get_family (a) == G_SOCKET_FAMILY_IPV6 && memcmp (b, v4_mapped, 12) == 0)
+    {
+      g_autofree char *v4 = g_strdup_printf ("%u.%u.%u.%u", b[12], b[13], b[14], b[15]);
+
+      return ddr_portal_address_refused (v4);
+    }
+  if (g_inet_address_get_is_loopback (a))
+    return "loopback";
+  if (g_inet_address_get_is_any (a)
+      || (g_inet_address_get_family (a) == G_SOCKET_FAMILY_IPV4 && b[0] == 0))
+    return "unspecified";
+  if (g_inet_address_get_is_link_local (a))
+    return "link-local";
+  if (g_inet_address_get_is_multicast (a))
+    return "multicast";
+  return NULL;
 }

@@ -1,5 +1,6 @@
-/* The one gate for a captive portal's address: hostile bytes from the network in, a
- * URL a tray may hand to a browser out (DESIGN "Hostile input", STYLE rule 16). */
+/* The gates for what the portal probe takes from the network: a captive portal's
+ * address (hostile bytes in, a URL a tray may hand to a browser out) and the probe
+ * host's DNS answers (DESIGN "Hostile input", STYLE rule 16). */
 #pragma once
 
 #include <glib.h>
@@ -14,5 +15,10 @@ G_BEGIN_DECLS
  * https, a host, no userinfo, valid UTF-8, no control characters, at most
  * DDR_PORTAL_URL_MAX bytes. NULL otherwise, with why (a static phrase for logs). */
 char *ddr_portal_url_check (const char *base, const char *raw, gsize len, const char **why);
+
+/* An answer of the network's DNS for the probe host: NULL when it may be probed, else
+ * what it is ("loopback", "unspecified", "link-local", "multicast", "not an address";
+ * ::ffff:a.b.c.d counts as a.b.c.d). */
+const char *ddr_portal_address_refused (const char *text);
 
 G_END_DECLS

@@ -160,6 +160,24 @@ test_accepted (void)
   assert_accepted ("http://login.example/caf\xc3\xa9", "http://login.example/caf%C3%A9");
 }
 
+/* The probe host's answers from a hostile DNS: nothing of this machine or its link. */
+static void
+test_refused_addresses (void)
+{
+  static const struct { const char *text, *kind; } cases[] = {
+    { "127.0.0.1", "loopback" }, { "127.255.0.9", "loopback" }, { "::1", "loopback" },
+    { "::ffff:127.0.0.1", "loopback" }, { "0.0.0.0", "unspecified" }, { "::", "unspecified" },
+    { "0.1.2.3", "unspecified" }, { "169.254.1.1", "link-local" }, { "fe80::1", "link-local" },
+    { "224.0.0.251", "multicast" }, { "ff02::1", "multicast" }, { "not-an-ip", "not an address" },
+    { "", "not an address" },
+    { "203.0.113.3", NULL }, { "192.168.1.1", NULL }, { "2001:db8::1", NULL },
+    { "::ffff:203.0.113.3", NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    g_assert_cmpstr (ddr_portal_address_refused (cases[i].text), ==, cases[i].kind);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -173,5 +191,6 @@ main (int argc, char **argv)
   g_test_add_func ("/portal-url/no-host", test_no_host);
   g_test_add_func ("/portal-url/userinfo-tricks", test_userinfo_tricks);
   g_test_add_func ("/portal-url/accepted", test_accepted);
+  g_test_add_func ("/portal-url/refused-addresses", test_refused_addresses);
   return g_test_run ();
 }
