@@ -71,6 +71,15 @@ DdrSteerBackend *ddr_steer_resolved_new   (GDBusConnection *bus, const char *sta
                                            DdrSteerLinkType link);
 DdrSteerBackend *ddr_steer_resolvconf_new (const char *root, const char *state_dir);
 
+/* ddr-steer-link.c: the resolved backend's ddr0. */
+const char *ddr_steer_ip_binary            (void);
+/* Does ddr0 carry our address? Then it is ours even without a record. */
+gboolean    ddr_steer_link_has_our_address (void);
+/* The "ip -batch -" script that makes ddr0 with our address, up. */
+char       *ddr_steer_link_script          (DdrSteerLinkType link);
+/* ip link del ddr0; a link already gone counts as deleted. */
+gboolean    ddr_steer_link_delete          (GError **error);
+
 /* Calls gone(user_data) once when the link ifindex is deleted; a source id for
  * g_source_remove(), 0 when the watch could not be set up (logged). */
 guint ddr_steer_link_watch (int ifindex, GSourceFunc gone, gpointer user_data);

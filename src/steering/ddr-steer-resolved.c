@@ -2,11 +2,7 @@
  * a revert of it or a restart of resolved is reported as a loss. */
 #define G_LOG_DOMAIN "ddr-steer"
 
-#include <arpa/inet.h>
-#include <ifaddrs.h>
 #include <net/if.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <glib/gi18n-lib.h>
 
 #include "ddr-steer-private.h"
@@ -31,36 +27,6 @@ struct _DdrSteerResolved {
 };
 
 G_DEFINE_FINAL_TYPE (DdrSteerResolved, ddr_steer_resolved, DDR_TYPE_STEER_BACKEND)
-
-static const char *
-ip_binary (void)
-{
-  static const char *const candidates[] = { "/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", NULL };
-
-  for (guint i = 0; candidates[i]; i++)
-    if (g_file_test (candidates[i], G_FILE_TEST_IS_EXECUTABLE))
-      return candidates[i];
-  return "ip";
-}
-
-/* Does ddr0 carry our address? Then it is ours even without a record. */
-static gboolean
-link_has_our_address (void)
-{
-  struct ifaddrs *all = NULL;
-  struct in_addr ours;
-  gboolean found = FALSE;
-
-  inet_pton (AF_INET, DDR_STEER_ADDRESS, &ours);
-  if (getifaddrs (&all) < 0)
-    return FALSE;
-  for (struct ifaddrs *a = all; a && !found; a = a->ifa_next)
-    found = a->ifa_addr && a->ifa_addr->sa_family == AF_INET
-            && g_strcmp0 (a->ifa_name, DDR_STEER_IFACE) == 0
-            && ((struct sockaddr_in *) a->ifa_addr)->sin_addr.s_addr == ours.s_addr;
-  freeifaddrs (all);
-  return found;
-}
 
 /* SetLinkDNS, SetLinkDomains(~.), SetLinkDefaultRoute, FlushCaches: sent back to back on
  * one connection, so resolved sees them in order and no later RevertLink can overtake. */
@@ -347,12 +313,10 @@ make_link (GTask *task)
   g_autoptr(GSubprocess) proc = NULL;
   g_autofree char *script = NULL;
   GError *error = NULL;
-  const char *iface = DDR_STEER_IFACE;
-
   record = ddr_steer_record_load (self->state_dir, &error);
   if (record)
     {
-      g_key_file_set_string (record, GROUP, "ifname", iface);
+      g_key_file_set_string (record, GROUP, "ifname", DDR_STEER_IFACE);
       g_key_file_set_boolean (record, GROUP, "created", TRUE);
     }
   if (!record || !ddr_steer_record_save (self->state_dir, record, &error))
@@ -361,17 +325,9 @@ make_link (GTask *task)
       g_object_unref (task);
       return;
     }
-  if (self->link == DDR_STEER_LINK_VETH)
-    script = g_strdup_printf ("link add %s type veth peer name %s\n"
-                              "addr add %s/32 dev %s\n"
-                              "link set %s up\nlink set %s up\n",
-                              iface, DDR_STEER_VETH_PEER, DDR_STEER_ADDRESS, iface,
-                              DDR_STEER_VETH_PEER, iface);
-  else
-    script = g_strdup_printf ("link add %s type dummy\naddr add %s/32 dev %s\nlink set %s up\n",
-                              iface, DDR_STEER_ADDRESS, iface, iface);
+  script = ddr_steer_link_script (self->link);
   proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                           &error, ip_binary (), "-batch", "-", NULL);
+                           &error, ddr_steer_ip_binary (), "-batch", "-", NULL);
   if (!proc)
     {
       g_task_return_error (task, error);
@@ -466,27 +422,6 @@ resolved_set_async (DdrSteerBackend     *backend,
     }
 }
 
-static gboolean
-delete_link (GError **error)
-{
-  g_autofree char *err = NULL;
-  int status = 0;
-  const char *argv[] = { ip_binary (), "link", "del", DDR_STEER_IFACE, NULL };
-
-  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
-                     &err, &status, error))
-    return FALSE;
-  if (!g_spawn_check_wait_status (status, NULL))
-    {
-      if (if_nametoindex (DDR_STEER_IFACE) == 0)
-        return TRUE;   /* gone meanwhile (NM removes its own links): what we wanted */
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "ip link del %s: %s", DDR_STEER_IFACE,
-                   g_strstrip (err));
-      return FALSE;
-    }
-  return TRUE;
-}
-
 gboolean
 ddr_steer_resolved_restore (GDBusConnection *bus, const char *state_dir, GString *report,
                             GError **error)
@@ -503,7 +438,7 @@ ddr_steer_resolved_restore (GDBusConnection *bus, const char *state_dir, GString
   /* Ours by name and address when the record was lost; but while NetworkManager
    * runs, a ddr0 with our address is the NM profile's link (being torn down by
    * the NM restore just before this), not ours to delete. */
-  if (ifindex && !recorded && link_has_our_address ()
+  if (ifindex && !recorded && ddr_steer_link_has_our_address ()
       && !ddr_steer_bus_has_owner (bus, DDR_NM_BUS_NAME))
     created = recorded = TRUE;
 
@@ -536,7 +471,7 @@ ddr_steer_resolved_restore (GDBusConnection *bus, const char *state_dir, GString
     }
   if (ifindex && created)
     {
-      if (!delete_link (&local))
+      if (!ddr_steer_link_delete (&local))
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Could not delete the link %s: %s"),
                        DDR_STEER_IFACE, local->message);
