@@ -7,13 +7,17 @@ checked by `promtool check metrics` (Prometheus' own linter: it must say nothing
 parsed: the state one-hot, protected, the counters, the upstream by URL, and no network
 name anywhere. With the daemon stopped the text still says threatstop_ddr_up 0 and the
 CLI exits 0. --output replaces the file atomically (strace: only rename() reaches the
-final name). The packaged timer and service pass `systemd-analyze verify`."""
+final name). The packaged timer and service pass `systemd-analyze verify`. The README's
+fleet one-liners run against a real Prometheus scraping real node_exporters (textfile
+collector) of three "laptops"."""
 
 import os
 import re
+import shlex
 import subprocess
 import time
 import unittest
+import urllib.request
 
 import dbus
 
@@ -272,6 +276,104 @@ class TestMetricsUnits(rig.RigTestCase):
                             os.path.join(udir, 'threatstop-ddr-metrics.service')],
                            capture_output=True, text=True, env=env, cwd=udir)
         self.assertIn('no-such-admin', p.stdout + p.stderr)
+
+
+class TestMetricsFleet(MetricsMixin, busrig.BusTestCase):
+    """Three laptops as three node_exporters (textfile collector only) scraped every
+    second by a Prometheus server: one with the real daemon's file (forwarding), one
+    without our file (timer not enabled), one whose file says it has been unprotected
+    for 20 minutes. The README's one-liners, taken from the README, must name each."""
+
+    def setUp(self):
+        roamrig.enter_private_world()    # importing roamrig unshared the network: lo up
+        super().setUp()
+
+    def spawn(self, name, cmd):
+        log = open(self.path(name + '.log'), 'w')
+        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+
+        def stop():
+            p.terminate()
+            p.wait(10)
+            log.close()
+        self.addCleanup(stop)
+        return p
+
+    def ready(self, url):
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def readme_queries(self):
+        with open(os.path.join(SRC, 'README.md')) as f:
+            lines = [l for l in f.read().splitlines()
+                     if l.startswith('promtool query instant http://prometheus:9090 ')]
+        self.assertEqual(len(lines), 2, lines)
+        return [shlex.split(l)[4] for l in lines]
+
+    def test_readme_one_liners_on_a_real_prometheus(self):
+        self.start_bus_daemon()
+        laptops = {}
+        for name in ('fwd', 'off', 'late'):
+            d = self.path('textfile-' + name)
+            os.makedirs(d)
+            laptops[name] = (d, rig.free_port())
+        r = self.admin('--action=metrics', '--output=' + os.path.join(laptops['fwd'][0],
+                                                                     'threatstop_ddr.prom'))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # 'late': the same text as from a laptop unprotected since 20 minutes ago
+        with open(os.path.join(laptops['fwd'][0], 'threatstop_ddr.prom')) as f:
+            text = f.read()
+        text = re.sub(r'(?m)^threatstop_ddr_unprotected_since_seconds 0$',
+                      'threatstop_ddr_unprotected_since_seconds %d' % (time.time() - 1200), text)
+        with open(os.path.join(laptops['late'][0], 'threatstop_ddr.prom'), 'w') as f:
+            f.write(text)
+        for name, (d, port) in laptops.items():
+            self.spawn('node-exporter-' + name, [
+                rig.tool('prometheus-node-exporter'), '--collector.disable-defaults',
+                '--collector.textfile', '--collector.textfile.directory=' + d,
+                '--web.listen-address=127.0.0.1:%d' % port])
+        prom_port = rig.free_port()
+        conf = self.path('prometheus.yml')
+        with open(conf, 'w') as f:
+            f.write('global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: node\n'
+                    '    static_configs:\n      - targets: [%s]\n'
+                    % ', '.join("'127.0.0.1:%d'" % p for _, p in laptops.values()))
+        self.spawn('prometheus', [
+            rig.tool('prometheus'), '--config.file=' + conf,
+            '--storage.tsdb.path=' + self.path('prometheus-data'),
+            '--web.listen-address=127.0.0.1:%d' % prom_port])
+        url = 'http://127.0.0.1:%d' % prom_port
+        rig.wait_until(lambda: self.ready(url + '/-/ready'), 30, what='Prometheus ready')
+        state_q, late_q = self.readme_queries()
+        t0 = time.monotonic()
+
+        def query(q):
+            p = subprocess.run([rig.tool('promtool'), 'query', 'instant', url, q],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual((p.returncode, p.stderr), (0, ''), q)
+            return [l for l in p.stdout.splitlines() if l.strip()]
+        rig.wait_until(lambda: len(query(state_q)) == 3, 30,
+                       what='a state line for each of the three laptops')
+        print('# Prometheus: the three laptops answered after %.1f s'
+              % (time.monotonic() - t0))
+        lines = query(state_q)
+        for l in lines:
+            print('#   ' + l)
+
+        def line_of(name):
+            inst = 'instance="127.0.0.1:%d"' % laptops[name][1]
+            found = [l for l in lines if inst in l]
+            self.assertEqual(len(found), 1, lines)
+            return found[0]
+        self.assertRegex(line_of('fwd'), r'^threatstop_ddr_state\{.*state="forwarding".*\} => 1 ')
+        self.assertRegex(line_of('late'), r'^threatstop_ddr_state\{.*state="forwarding".*\} => 1 ')
+        self.assertRegex(line_of('off'), r'^up\{.*state="no metrics".*\} => 1 ')
+        late = query(late_q)
+        self.assertEqual(len(late), 1, late)
+        self.assertIn('instance="127.0.0.1:%d"' % laptops['late'][1], late[0])
 
 
 if __name__ == '__main__':
