@@ -261,7 +261,7 @@ class TestMetricsUnits(rig.RigTestCase):
                                     os.path.join(udir, name)],
                                    capture_output=True, text=True, env=env, cwd=udir)
                 self.assertEqual((p.returncode, p.stdout + p.stderr), (0, ''))
-        # root without capabilities on a read-only system: rated "OK" (1.1 with systemd 252)
+        # root without capabilities on a read-only system: rated "OK" (1.2 with systemd 252)
         p = subprocess.run([rig.tool('systemd-analyze'), 'security', '--offline=true',
                             os.path.join(udir, 'threatstop-ddr-metrics.service')],
                            capture_output=True, text=True, env=env, cwd=udir)

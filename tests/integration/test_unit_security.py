@@ -75,9 +75,9 @@ def expand(name, groups, seen=None):
     return out
 
 
-def sandbox_rules():
+def sandbox_rules(unit_in=UNIT_IN):
     """(the system calls the unit's SystemCallFilter= lines allow, its address families)."""
-    with open(UNIT_IN) as f:
+    with open(unit_in) as f:
         s = unit_settings(f.read())
     groups = syscall_groups()
     # the first line is an allow list; later lines add (name) or take away (~name)
@@ -292,6 +292,27 @@ class TestUnitSecurity(BusTestCase):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertIn('Nothing to restore', p.stdout)
         check_trace(self, trace2, allowed, families, d.state_dir, d.dir)
+
+
+class TestMetricsUnitSandbox(BusTestCase):
+    """threatstop-ddr-metrics.service: the CLI's --action=metrics --output=FILE under
+    strace, against the daemon on the test bus, stays inside what that unit allows
+    (its system call filter, AF_UNIX only, writes only in the textfile directory)."""
+
+    def test_metrics_cli_stays_inside_the_sandbox(self):
+        unit_in = os.path.join(SRC, 'data', 'threatstop-ddr-metrics.service.in')
+        allowed, families = sandbox_rules(unit_in)
+        self.assertEqual(families, {'AF_UNIX'})
+        self.start_bus_daemon()
+        outdir = self.path('node-exporter')
+        os.makedirs(outdir)
+        trace = self.path('strace-metrics.txt')
+        p = subprocess.run([rig.tool('strace'), '-f', '-qq', '-o', trace,
+                            busrig.admin_binary(), '--action=metrics',
+                            '--output=' + os.path.join(outdir, 'threatstop_ddr.prom')],
+                           capture_output=True, text=True, timeout=60, cwd=outdir)
+        self.assertEqual((p.returncode, p.stderr), (0, ''))
+        check_trace(self, trace, allowed, families, outdir, outdir)
 
 
 if __name__ == '__main__':
