@@ -157,6 +157,24 @@ call (DdrAdminClient *client, const char *iface, const char *method, GVariant *p
   return reply;
 }
 
+gboolean
+ddr_admin_client_daemon_running (DdrAdminClient *client)
+{
+  g_autoptr(GVariant) reply = NULL;
+  gboolean owned = TRUE;
+
+  /* Asked of the bus itself: an unanswered question counts as running, so the real
+   * call that follows says what went wrong. */
+  reply = g_dbus_connection_call_sync (client->bus, "org.freedesktop.DBus",
+                                       "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "NameHasOwner", g_variant_new ("(s)", DDR_BUS_NAME),
+                                       G_VARIANT_TYPE ("(b)"), G_DBUS_CALL_FLAGS_NONE,
+                                       CALL_TIMEOUT_MS, NULL, NULL);
+  if (reply)
+    g_variant_get (reply, "(b)", &owned);
+  return owned;
+}
+
 GVariant *
 ddr_admin_client_get_properties (DdrAdminClient *client)
 {

@@ -13,6 +13,8 @@ void            ddr_admin_client_free           (DdrAdminClient *client);
 
 /* Every property of the interface as an a{sv}; NULL after printing why. */
 GVariant       *ddr_admin_client_get_properties (DdrAdminClient *client);
+/* FALSE when nobody owns the daemon's bus name (the daemon is not running). */
+gboolean        ddr_admin_client_daemon_running (DdrAdminClient *client);
 /* GetStatistics()'s a{sv}; NULL after printing why. */
 GVariant       *ddr_admin_client_get_statistics (DdrAdminClient *client);
 /* A method without results; privileged ones may ask the user through polkit.

@@ -176,6 +176,27 @@ print_human (GVariant *p, GVariant *st)
   print_statistics (st);
 }
 
+/* --json with the daemon down: a script still gets an object to parse (and exit 1). */
+static int
+print_stopped_json (void)
+{
+  g_autoptr(GVariant) v = NULL;
+  g_autofree char *text = NULL;
+  /* the same sentence as without --json (one translation) */
+  g_autofree char *reason = g_strdup (_("The ThreatSTOP DDR daemon (threatstop-ddrd) is not "
+                                        "running.\n"));
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "state", g_variant_new_string ("stopped"));
+  g_variant_builder_add (&b, "{sv}", "protected", g_variant_new_boolean (FALSE));
+  g_variant_builder_add (&b, "{sv}", "reason", g_variant_new_string (g_strstrip (reason)));
+  v = g_variant_ref_sink (g_variant_builder_end (&b));
+  text = ddr_admin_json_string (v);
+  g_print ("%s\n", text);
+  return 1;
+}
+
 int
 ddr_admin_status (gboolean json)
 {
@@ -185,6 +206,8 @@ ddr_admin_status (gboolean json)
 
   if (!client)
     return 1;
+  if (json && !ddr_admin_client_daemon_running (client))
+    return print_stopped_json ();
   props = ddr_admin_client_get_properties (client);
   if (!props)
     return 1;

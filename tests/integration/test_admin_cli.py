@@ -110,9 +110,13 @@ class TestAdminCli(BusTestCase):
             self.assertEqual(r.returncode, 1, action)
             self.assertEqual(r.stderr, 'The ThreatSTOP DDR daemon (threatstop-ddrd) is not '
                              'running.\n', action)
+        # a script gets JSON it can parse, and the exit code (issue 12 item 6)
         r = self.admin('--action=status', '--json')
         self.assertEqual(r.returncode, 1)
-        self.assertEqual(r.stdout, '')
+        j = json.loads(r.stdout)
+        self.assertEqual(j['state'], 'stopped')
+        self.assertIs(j['protected'], False)
+        self.assertIn('not running', j['reason'])
 
     def test_daemon_stopped_after_running(self):
         d = self.start_bus_daemon()
