@@ -21,6 +21,9 @@
 #define DDR_CONF         DDR_SYSCONFDIR "/ddr.conf"
 #define DNSDIST_UNIT     "dnsdist.service"
 #define CONFIRM_TRIES    10
+/* Where --ca-file is copied: the unit's ProtectHome=yes (and a private /tmp) hide the
+ * user's own path from the daemon, whose error then says only "Permission denied". */
+#define DDR_CA_COPY      DDR_SYSCONFDIR "/ca.pem"
 
 char *
 ddr_admin_path (const char *root, const char *path)
@@ -101,12 +104,61 @@ dnsdist_addresses (const char *root, const DdrInstallConfig *c, GError **error)
   return g_strv_builder_end (b);
 }
 
+/* --ca-file read now (as the user who runs install can) and renamed to the copy that
+ * install writes; *source keeps the path as given, for the checks and the endpoint
+ * test (the copy is not there yet). A re-install that names the copy copies nothing. */
+static gboolean
+ca_prepare (const char *root, DdrInstallConfig *c, char **source, GBytes **data,
+            GError **error)
+{
+  g_autofree char *contents = NULL;
+  g_autofree char *copy = ddr_admin_path (root, DDR_CA_COPY);
+  gsize len = 0;
+
+  if (!c->ca_file)
+    return TRUE;
+  if (!g_str_equal (c->ca_file, copy))
+    {
+      if (!g_file_get_contents (c->ca_file, &contents, &len, error))
+        return FALSE;
+      *data = g_bytes_new_take (g_steal_pointer (&contents), len);
+    }
+  *source = c->ca_file;
+  c->ca_file = g_strdup (DDR_CA_COPY);
+  return TRUE;
+}
+
+/* c as the user gave it: the CA where it is now. */
+static DdrInstallConfig
+as_given (const DdrInstallConfig *c, const char *ca_source)
+{
+  DdrInstallConfig given = *c;
+
+  if (ca_source)
+    given.ca_file = (char *) ca_source;
+  return given;
+}
+
+/* The checked ddr.conf text with ca-file pointing at the copy. */
+static char *
+with_ca_copy (char *text)
+{
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  g_autofree char *owned = text;
+
+  if (!g_key_file_load_from_data (kf, text, -1, G_KEY_FILE_KEEP_COMMENTS, NULL))
+    return g_steal_pointer (&owned);
+  g_key_file_set_string (kf, "service", "ca-file", DDR_CA_COPY);
+  return g_key_file_to_data (kf, NULL, NULL);
+}
+
 /* The new configuration file's text and where it goes. */
 static int
-render (const DdrInstallOptions *o, const DdrInstallConfig *c, gboolean dnsdist,
-        char **path, char **text)
+render (const DdrInstallOptions *o, const DdrInstallConfig *c, const char *ca_source,
+        gboolean dnsdist, char **path, char **text)
 {
   g_autoptr(GError) error = NULL;
+  DdrInstallConfig given = as_given (c, ca_source);
 
   if (dnsdist)
     {
@@ -117,8 +169,13 @@ render (const DdrInstallOptions *o, const DdrInstallConfig *c, gboolean dnsdist,
       addresses = dnsdist_addresses (o->root, c, &error);
       if (!addresses)
         return fail (2, error);
-      *text = ddr_admin_dnsdist_render (c, addresses, &error);
+      /* checked as given, written with the copy */
+      *text = ddr_admin_dnsdist_render (&given, addresses, &error);
       if (!*text || !ddr_admin_dnsdist_check_config (*text, &error))
+        return fail (2, error);
+      g_free (*text);
+      *text = ddr_admin_dnsdist_render (c, addresses, &error);
+      if (!*text)
         return fail (2, error);
       *path = g_strdup (DDR_DNSDIST_CONF);
     }
@@ -128,9 +185,11 @@ render (const DdrInstallOptions *o, const DdrInstallConfig *c, gboolean dnsdist,
       g_autofree char *existing = NULL;
 
       g_file_get_contents (full, &existing, NULL, NULL);
-      *text = ddr_admin_conf_render (c, existing, &error);
+      *text = ddr_admin_conf_render (&given, existing, &error);
       if (!*text)
         return fail (2, error);
+      if (ca_source)
+        *text = with_ca_copy (*text);
       *path = g_strdup (DDR_CONF);
     }
   return 0;
@@ -276,6 +335,8 @@ ddr_admin_install (const DdrInstallOptions *o)
   g_autofree char *conf_text = NULL;
   g_autofree char *full = NULL;
   g_autofree char *known_before = NULL;
+  g_autofree char *ca_source = NULL;
+  g_autoptr(GBytes) ca = NULL;
   gboolean dnsdist = g_strcmp0 (o->engine, "dnsdist") == 0;
   const char *engine = dnsdist ? "dnsdist" : "ddr";
   const char *was;
@@ -284,6 +345,8 @@ ddr_admin_install (const DdrInstallOptions *o)
 
   /* 1. Everything checked; nothing written yet. */
   if (!check_choices (o, &error) || !ddr_admin_conf_validate (o, &c, &error))
+    return fail (2, error);
+  if (!ca_prepare (o->root, &c, &ca_source, &ca, &error))
     return fail (2, error);
   known = ddr_install_state_load (o->root, &existed, &error);
   if (!known)
@@ -295,7 +358,7 @@ ddr_admin_install (const DdrInstallOptions *o)
                     "before installing with --engine=%s\n"), was, engine);
       return 2;
     }
-  if ((rc = render (o, &c, dnsdist, &conf_path, &conf_text)) != 0)
+  if ((rc = render (o, &c, ca_source, dnsdist, &conf_path, &conf_text)) != 0)
     return rc;
   if (!dnsdist && !ddr_admin_files_find (o->root, &files, &error))
     return fail (1, error);
@@ -309,8 +372,14 @@ ddr_admin_install (const DdrInstallOptions *o)
   if (o->root)
     g_print (_("Installing under %s: no network test, no service started (--root).\n"),
              o->root);
-  else if ((rc = probe_endpoint (&c)) != 0)
-    return rc;
+  else
+    {
+      /* the endpoint test reads the CA where the user put it: the copy is not there yet */
+      DdrInstallConfig probe = as_given (&c, ca_source);
+
+      if ((rc = probe_endpoint (&probe)) != 0)
+        return rc;
+    }
 
   /* 2. The changes, each recorded in run so a failure can undo this run's part. */
   known_before = existed ? ddr_install_state_to_data (known) : NULL;
@@ -321,7 +390,15 @@ ddr_admin_install (const DdrInstallOptions *o)
       return rc;
     }
   full = ddr_admin_path (o->root, conf_path);
-  if (ddr_install_state_write (run, known, conf_path, conf_text, -1, 0644, &error))
+  if (ca && ddr_install_state_write (run, known, DDR_CA_COPY, g_bytes_get_data (ca, NULL),
+                                     g_bytes_get_size (ca), 0644, &error))
+    {
+      g_autofree char *ca_full = ddr_admin_path (o->root, DDR_CA_COPY);
+
+      g_print (_("Copied %s to %s (the service cannot read home directories)\n"), ca_source,
+               ca_full);
+    }
+  if (!error && ddr_install_state_write (run, known, conf_path, conf_text, -1, 0644, &error))
     {
       g_print (_("Wrote %s\n"), full);
       if (!dnsdist)

@@ -616,8 +616,9 @@ class Unbound:
     """unbound serving DoH (HTTP/2) on 127.0.0.1:doh_port and plain DNS on plain_port."""
 
     def __init__(self, dir, ca, doh_port=None, plain_port=None, extra_zone_lines=(),
-                 name='one', cert=None, endpoint='/dns-query'):
+                 name='one', cert=None, endpoint='/dns-query', doh_addr='127.0.0.1'):
         self.dir = dir
+        self.doh_addr = doh_addr      # another address: the system tests' veth host end
         os.makedirs(dir, exist_ok=True)
         self.ca = ca
         self.cert_ca = cert or ca     # whose certificate unbound serves
@@ -675,13 +676,14 @@ class Unbound:
                 '  verbosity: 1',
                 '  module-config: "iterator"',
                 '  interface: 127.0.0.1@%d' % self.plain_port,
-                '  interface: 127.0.0.1@%d' % self.doh_port,
+                '  interface: %s@%d' % (self.doh_addr, self.doh_port),
                 '  https-port: %d' % self.doh_port,
                 '  tls-service-key: "%s"' % self.cert_ca.key,
                 '  tls-service-pem: "%s"' % self.cert_ca.chain,
                 '  http-endpoint: "%s"' % self.endpoint,
                 '  http-max-streams: 1000',
                 '  access-control: 127.0.0.0/8 allow',
+                '  access-control: %s/24 allow' % self.doh_addr,
                 '  do-not-query-localhost: no',
                 '  msg-buffer-size: 65552',
                 ]
@@ -719,7 +721,7 @@ class Unbound:
         m = udp_query('127.0.0.1', self.plain_port, 'check.test', 'A', timeout=0.2)
         if not m:
             return False
-        with socket.create_connection(('127.0.0.1', self.doh_port), timeout=0.5):
+        with socket.create_connection((self.doh_addr, self.doh_port), timeout=0.5):
             pass
         return True
 

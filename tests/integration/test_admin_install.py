@@ -83,6 +83,10 @@ class TestAdminInstall(rig.RigTestCase):
         cp.read(self.conf_path())
         return cp
 
+    def ca_copy(self):
+        """Where install copies --ca-file, as the installed system sees it."""
+        return os.path.dirname(self.conf_path())[len(self.root):] + '/ca.pem'
+
     def service_args(self, u, port):
         return ['--listen=127.0.0.1:%d' % port, '--url=' + u.url, '--bootstrap=127.0.0.1',
                 '--ca-file=' + self.ca.ca, '--check-domain=check.test']
@@ -98,7 +102,8 @@ class TestAdminInstall(rig.RigTestCase):
         cp = self.read_conf()
         self.assertEqual(cp['service']['url'], u.url)
         self.assertEqual(cp['service']['check-domain'], 'check.test')
-        self.assertEqual(cp['service']['ca-file'], self.ca.ca)
+        # the CA is copied where the sandboxed daemon can read it (issue 12 item 1)
+        self.assertEqual(cp['service']['ca-file'], self.ca_copy())
         self.assertEqual(cp['service']['bootstrap'].strip(';'), '127.0.0.1')
         self.assertEqual(cp['relay']['listen'].strip(';'), '127.0.0.1:%d' % port)
         self.assertEqual(cp['relay']['acl'].strip(';'), '127.0.0.0/8;::1/128')
@@ -109,8 +114,12 @@ class TestAdminInstall(rig.RigTestCase):
             state = f.read()
         self.assertIn('engine=ddr', state)
         self.assertIn('/etc/systemd/system/threatstop-ddr.service', state)
-        # The real daemon runs from exactly that file and answers through the service.
-        d = InstalledDaemon(rig.daemon_binary(), self.path('ddrd'), self.conf_path(), port)
+        # The real daemon runs from exactly that file (its CA path taken under the root)
+        # and answers through the service.
+        conf = self.path('ddr-from-root.conf')
+        with open(self.conf_path()) as f, open(conf, 'w') as out:
+            out.write(f.read().replace('=' + self.ca_copy(), '=' + self.root + self.ca_copy()))
+        d = InstalledDaemon(rig.daemon_binary(), self.path('ddrd'), conf, port)
         self._daemons.append(d)
         d.start()
         m = d.query('check.test')
@@ -119,6 +128,32 @@ class TestAdminInstall(rig.RigTestCase):
         d.stop()
         self._daemons.remove(d)
         self.uninstall()
+        self.assertEqual(snapshot(self.root), before)
+
+    def test_ca_file_is_copied_into_etc_and_removed_by_uninstall(self):
+        # --ca-file in root's home: the unit's ProtectHome=yes hides it from the daemon,
+        # so install copies it into /etc/threatstop-ddr/ and records the copy.
+        u = self.start_unbound()
+        before = snapshot(self.root)
+        self.install(*self.service_args(u, rig.free_port()))
+        copy = self.root + self.ca_copy()
+        with open(copy) as f, open(self.ca.ca) as g:
+            self.assertEqual(f.read(), g.read())
+        self.assertEqual(os.stat(copy).st_mode & 0o777, 0o644)
+        self.assertEqual(self.read_conf()['service']['ca-file'], self.ca_copy())
+        with open(os.path.join(os.path.dirname(copy), 'install.state')) as f:
+            self.assertIn(self.ca_copy(), f.read())
+        # a re-install with a new CA replaces the copy; the same file again changes nothing
+        other = self.ca.wrong(self.path('ca2'))
+        args = self.service_args(u, rig.free_port())
+        args[3] = '--ca-file=' + other.ca
+        self.install(*args)
+        with open(copy) as f, open(other.ca) as g:
+            self.assertEqual(f.read(), g.read())
+        r = self.admin('--action=install', *args[:3] + args[4:], '--ca-file=' + copy)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.uninstall()
+        self.assertFalse(os.path.exists(copy))
         self.assertEqual(snapshot(self.root), before)
 
     def test_beyond_loopback_gets_private_default_acl(self):
@@ -414,10 +449,18 @@ class TestAdminInstall(rig.RigTestCase):
         for part in ('setSecurityPollSuffix("")', 'setLocal("127.0.0.1:%d")' % port,
                      'setACL({"127.0.0.0/8", "::1/128"})', 'tls="openssl"',
                      'subjectName="doh.test"', 'dohPath="/dns-query"',
-                     'validateCertificates=true', 'caStore="%s"' % self.ca.ca,
+                     'validateCertificates=true',
                      'checkName="check.test."', 'maxCheckFailures=3', 'newPacketCache'):
             self.assertIn(part, text)
         self.assertFalse(glob.glob(os.path.join(self.root, '**', 'ddr.conf'), recursive=True))
+        # the CA copied where dnsdist's sandbox can read it; run here with the root's copy
+        copy = glob.glob(os.path.join(self.root, '**', 'threatstop-ddr', 'ca.pem'),
+                         recursive=True)
+        self.assertEqual(len(copy), 1, copy)
+        self.assertIn('caStore="%s"' % copy[0][len(self.root):], text)
+        with open(conf, 'w') as f:
+            f.write(text.replace('caStore="%s"' % copy[0][len(self.root):],
+                                 'caStore="%s"' % copy[0]))
         p = subprocess.run([dnsdist, '--check-config', '-C', conf], capture_output=True,
                            text=True)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)

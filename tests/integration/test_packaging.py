@@ -27,6 +27,7 @@ import tempfile
 import time
 import unittest
 
+import debbuild
 import rig
 
 SRC = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
@@ -133,24 +134,13 @@ class Build:
         atexit.register(self.cleanup)
         self.host_before = snapshot(HOST_WATCH)
         self.host_dpkg = run(['dpkg-query', '-W', PKG]).returncode
-        src = os.path.join(self.tmp, PKG)
-        for f in source_files():
-            os.makedirs(os.path.dirname(os.path.join(src, f)), exist_ok=True)
-            shutil.copy2(os.path.join(SRC, f), os.path.join(src, f), follow_symlinks=False)
-        env = dict(os.environ, DEB_BUILD_OPTIONS='nocheck parallel=%d' % (os.cpu_count() or 1),
-                   LC_ALL='C.UTF-8')
-        for k in ('DDR_BUILD_DIR', 'MESON_TEST_ITERATION', 'MALLOC_PERTURB_',
-                  'ASAN_OPTIONS', 'UBSAN_OPTIONS'):
-            env.pop(k, None)
-        t0 = time.monotonic()
-        p = run(['dpkg-buildpackage', '-us', '-uc', '-b'], cwd=src, env=env, timeout=1500)
-        self.build_seconds = time.monotonic() - t0
-        self.build_log = p.stdout + p.stderr
-        self.build_rc = p.returncode
-        debs = [f for f in os.listdir(self.tmp) if f.startswith(PKG + '_') and f.endswith('.deb')]
-        self.deb = os.path.join(self.tmp, debs[0]) if len(debs) == 1 else None
-        changes = [f for f in os.listdir(self.tmp) if f.endswith('.changes')]
-        self.changes = os.path.join(self.tmp, changes[0]) if len(changes) == 1 else None
+        # built once for this tree (tests/integration/debbuild.py); the system tests reuse it
+        b = debbuild.build()
+        self.build_seconds = b.seconds
+        self.build_log = b.log
+        self.build_rc = b.rc
+        self.deb = b.deb
+        self.changes = b.changes
 
     def cleanup(self):
         if os.environ.get('DDR_KEEP_TMP'):
@@ -215,8 +205,9 @@ class TestPackaging(unittest.TestCase):
         self.assertIn('\nExecStart=/usr/sbin/threatstop-ddrd\n', text)
         self.assertIn('\nExecStopPost=/usr/bin/threatstop-ddr-admin --action=restore-dns\n', text)
         info = run(['dpkg-deb', '-f', self.deb, 'Depends'], check=True).stdout
-        # libcurl4: the captive-portal probe (every build)
-        for lib in ('libglib2.0-0', 'libssl3', 'libnghttp2-14', 'libcurl4'):
+        # libcurl4: the captive-portal probe (every build); procps: the unit's ExecReload=
+        # runs /bin/kill
+        for lib in ('libglib2.0-0', 'libssl3', 'libnghttp2-14', 'libcurl4', 'procps'):
             self.assertIn(lib, info)
 
     def test_lintian_reports_no_errors(self):

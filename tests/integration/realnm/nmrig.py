@@ -323,8 +323,12 @@ class World:
                    what="the holder's private /etc/resolv.conf")
 
     def inside(self, cmd):
-        """cmd run in the machine's network, mount and UTS namespaces."""
-        return [self.tools['nsenter'], '-t', str(self.holder.pid), '-m', '-n', '-u', '--'] + cmd
+        """cmd run in the machine's network, mount and UTS namespaces. -r -w: entering a
+        mount namespace resets the root and working directory to that namespace's, which
+        leaves a chroot (Debian's build daemons run the suite in one); these keep the
+        holder's, which are the test's own."""
+        return [self.tools['nsenter'], '-t', str(self.holder.pid), '-m', '-r', '-w', '-n', '-u',
+                '--'] + cmd
 
     def _spawn(self, name, cmd, env=None):
         c = Child(name, cmd, self.path(name + '.log'), env=env)

@@ -121,7 +121,9 @@ class TestSteerRealResolved(unittest.TestCase):
         return os.path.join(self.tmp, *parts)
 
     def inside(self, cmd):
-        return [rig.tool('nsenter'), '-t', str(self.procs['holder'].pid), '-n', '-m', '--'] + cmd
+        # -r -w: keep the holder's root and working directory (a chroot stays a chroot)
+        return [rig.tool('nsenter'), '-t', str(self.procs['holder'].pid), '-n', '-m', '-r', '-w',
+                '--'] + cmd
 
     def env(self, **extra):
         e = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS='unix:path=' + BUS_SOCKET)
