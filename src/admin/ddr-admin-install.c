@@ -12,6 +12,7 @@
 #include "ddr-admin-conf.h"
 #include "ddr-admin-dnsdist.h"
 #include "ddr-admin-files.h"
+#include "ddr-admin-port.h"
 #include "ddr-admin-install.h"
 #include "ddr-admin-probe.h"
 #include "ddr-admin-resolved.h"
@@ -360,6 +361,17 @@ ddr_admin_install (const DdrInstallOptions *o)
     }
   if ((rc = render (o, &c, ca_source, dnsdist, &conf_path, &conf_text)) != 0)
     return rc;
+  /* A local unbound or dnsmasq on the address: named now, not as a failed start. The
+   * engine itself (a re-install restarts it) and resolved's stub (dealt with below)
+   * are not in the way. */
+  if (!o->root)
+    {
+      const char *ours[] = { dnsdist ? "dnsdist (" : "threatstop-ddrd (",
+                             c.wildcard_53 ? "systemd-resolve (" : NULL, NULL };
+
+      if (!ddr_admin_port_check (c.listen, ours, &error))
+        return fail (1, error);
+    }
   if (!dnsdist && !ddr_admin_files_find (o->root, &files, &error))
     return fail (1, error);
   if (c.default_acl)

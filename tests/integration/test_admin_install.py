@@ -375,6 +375,39 @@ class TestAdminInstall(rig.RigTestCase):
         upper = [os.path.relpath(os.path.join(d, n), up) for d, _, ns in os.walk(up) for n in ns]
         return results, upper, left
 
+    def test_a_taken_listen_port_is_named_before_anything_is_written(self):
+        # a local unbound or dnsmasq on 127.0.0.1:53 (issue 12 item 2): found before any
+        # change, with the process that holds it; UDP and TCP both count
+        u = self.start_unbound()
+        for proto in ('udp', 'tcp'):
+            port = rig.free_port()
+            holder = subprocess.Popen(
+                ['/usr/bin/python3', '-c',
+                 'import socket, sys, time\n'
+                 's = socket.socket(socket.AF_INET, socket.SOCK_%s)\n'
+                 's.bind(("127.0.0.1", %d))\n'
+                 '%s\n'
+                 'print("ready", flush=True)\n'
+                 'time.sleep(120)' % ('DGRAM' if proto == 'udp' else 'STREAM', port,
+                                      's.listen()' if proto == 'tcp' else '')],
+                stdout=subprocess.PIPE, text=True)
+            self.addCleanup(holder.wait)
+            self.addCleanup(holder.kill)
+            self.assertEqual(holder.stdout.readline().strip(), 'ready')
+            results, upper, left = self.in_private_namespace(
+                ['--action=install'] + self.service_args(u, port))
+            rc, out, err = results[0]
+            self.assertEqual(rc, 1, out + err)
+            self.assertIn('127.0.0.1 port %d' % port, err)
+            self.assertIn('python3 (pid %d)' % holder.pid, err)
+            self.assertIn('Nothing was changed', err)
+            self.assertNotIn('endpoint', out)      # checked before the network test
+            self.assertEqual((self.confs[0], upper, left), ('', [], []))
+            holder.kill()
+            shutil.rmtree(self.path('etc-upper'))
+            shutil.rmtree(self.path('etc-work'))
+            shutil.rmtree(self.path('ns-out'))
+
     def test_endpoint_test_and_service_steps_without_root(self):
         u = self.start_unbound()
         port = rig.free_port()
