@@ -10,6 +10,7 @@
 
 #include "ddr-admin-check.h"
 #include "ddr-admin-conf.h"
+#include "ddr-admin-confirm.h"
 #include "ddr-admin-dnsdist.h"
 #include "ddr-admin-files.h"
 #include "ddr-admin-port.h"
@@ -21,7 +22,6 @@
 
 #define DDR_CONF         DDR_SYSCONFDIR "/ddr.conf"
 #define DNSDIST_UNIT     "dnsdist.service"
-#define CONFIRM_TRIES    10
 /* Where --ca-file is copied: the unit's ProtectHome=yes (and a private /tmp) hide the
  * user's own path from the daemon, whose error then says only "Permission denied". */
 #define DDR_CA_COPY      DDR_SYSCONFDIR "/ca.pem"
@@ -226,6 +226,7 @@ start_service (const DdrInstallOptions *o, gboolean dnsdist, gboolean unit_copie
 {
   const char *unit = dnsdist ? DNSDIST_UNIT : DDR_UNIT_NAME;
   g_autoptr(GError) error = NULL;
+  gint64 since;
 
   if (o->root)
     {
@@ -243,12 +244,19 @@ start_service (const DdrInstallOptions *o, gboolean dnsdist, gboolean unit_copie
   if (!ddr_admin_unit_is (NULL, "is-enabled", unit))
     ddr_install_state_add (run, "enabled", unit);
   g_print (_("Starting %s…\n"), unit);
+  since = g_get_real_time ();
   if ((unit_copied && !ddr_admin_systemctl (NULL, "daemon-reload", NULL, &error))
       || !ddr_admin_systemctl (NULL, "enable", unit, &error)
       || !ddr_admin_systemctl (NULL, "restart", unit, &error))
     {
-      g_printerr (_("threatstop-ddr-admin: %s\nSee journalctl -u %s; what this install "
-                    "changed is put back.\n"), error->message, unit);
+      g_autofree char *said = ddr_admin_journal_last (unit, dnsdist ? "dnsdist"
+                                                                      : "threatstop-ddrd", since);
+
+      g_printerr ("threatstop-ddr-admin: %s\n", error->message);
+      if (said)
+        /* TRANSLATORS: %s is the service's own last log line (in English). */
+        g_printerr (_("The service said: %s\n"), said);
+      g_printerr (_("See journalctl -u %s; what this install changed is put back.\n"), unit);
       return 1;
     }
   return 0;
@@ -281,34 +289,6 @@ roll_back (const DdrInstallOptions *o, gboolean dnsdist, gboolean existed, gbool
     if (!ddr_admin_systemctl (NULL, "enable", disabled[i], NULL)
         || !ddr_admin_systemctl (NULL, "start", disabled[i], NULL))
       g_printerr (_("threatstop-ddr-admin: could not re-enable %s\n"), disabled[i]);
-}
-
-/* The vendor's last step, done for the user: the check-domain through the relay. */
-static int
-confirm (const DdrInstallConfig *c)
-{
-  g_autofree char *host = NULL;
-  g_autofree char *why = NULL;
-  guint16 port = 0;
-
-  if (!c->check_domain || !ddr_admin_check_target (c->listen[0], &host, &port))
-    return 0;
-  g_print (_("Checking that %s resolves through the relay at %s port %u…\n"), c->check_domain,
-           host, port);
-  /* dnsdist marks its backend up only after its first health checks. */
-  for (guint i = 0; i < CONFIRM_TRIES; i++)
-    {
-      g_clear_pointer (&why, g_free);
-      if (ddr_admin_check_query_relay (host, port, c->check_domain, &why))
-        {
-          g_print (_("Confirmed: %s resolves through the relay.\n"), c->check_domain);
-          return 0;
-        }
-      g_usleep (G_USEC_PER_SEC / 2);
-    }
-  g_printerr (_("The relay is running but %s did not resolve through it: %s.\n"),
-              c->check_domain, why);
-  return 1;
 }
 
 static gboolean
@@ -435,7 +415,7 @@ ddr_admin_install (const DdrInstallOptions *o)
   ddr_install_state_merge (known, run);
   ddr_install_state_save (known, NULL);
   if (rc == 0 && !o->root)
-    rc = confirm (&c);
+    rc = ddr_admin_confirm (&c, dnsdist);
   if (rc == 0)
     g_print ("%s\n", _("threatstop-ddr is installed."));
   return rc;

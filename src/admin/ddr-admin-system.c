@@ -42,3 +42,27 @@ ddr_admin_unit_is (const char *root, const char *what, const char *unit)
 
   return !root && run (what, unit, &err, NULL);
 }
+
+char *
+ddr_admin_journal_last (const char *unit, const char *ident, gint64 since_us)
+{
+  g_autofree char *since = g_strdup_printf ("@%" G_GINT64_FORMAT ".%06" G_GINT64_FORMAT,
+                                            since_us / G_USEC_PER_SEC, since_us % G_USEC_PER_SEC);
+  const char *argv[] = { "journalctl", "--no-pager", "--quiet", "--output=cat", "--lines=1",
+                         "--unit", unit, "--identifier", ident, "--since", since, NULL };
+
+  /* journald may write a line that just arrived a moment later: a few short tries */
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autofree char *out = NULL;
+      int status = 0;
+
+      if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH
+                         | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL, &status, NULL))
+        return NULL;
+      if (g_spawn_check_wait_status (status, NULL) && out && *g_strstrip (out))
+        return g_steal_pointer (&out);
+      g_usleep (G_USEC_PER_SEC / 10);
+    }
+  return NULL;
+}

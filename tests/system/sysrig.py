@@ -3,10 +3,11 @@
 NetworkManager, systemd-resolved) in a systemd-nspawn container, with "the network" and
 "the ThreatSTOP service" on the host end of its veth.
 
-* Root: `debootstrap --variant=minbase bookworm` plus the packages the tests need, built
-  once and cached in /var/cache/threatstop-ddr-tests/roots/KEY (KEY = a hash of the
-  package list and this recipe's version; DDR_SYSTEM_CACHE moves it). Only Debian's
-  mirror is contacted, and only when the cache misses.
+* Root: `debootstrap --variant=minbase bookworm` (cached in
+  /var/cache/threatstop-ddr-tests/base-bookworm), a copy of it plus the packages the
+  tests need, cached in .../roots/KEY (KEY = a hash of the package list and this
+  recipe's version; DDR_SYSTEM_CACHE moves it; .deb files are kept in .../archives).
+  Only Debian's mirror is contacted, and only when the cache misses.
 * Boot: a throwaway overlay (the cached root stays read-only as the lower layer) mounted
   in a private mount namespace that only systemd-nspawn lives in, so the mount goes with
   it; nspawn runs in its own cgroup (/sys/fs/cgroup/{unified,systemd}/ddr-system/NAME),
@@ -53,7 +54,7 @@ RECIPE = '3'   # bump when the root's set-up below changes
 BASE_PACKAGES = [
     'systemd', 'systemd-sysv', 'libpam-systemd', 'dbus', 'polkitd', 'pkexec',
     'network-manager', 'systemd-resolved', 'iproute2', 'bind9-dnsutils', 'procps',
-    'dnsmasq-base', 'libglib2.0-bin',
+    'dnsmasq-base', 'libglib2.0-bin', 'man-db',
 ]
 NET_PREFIX = '10.231'
 DOMAIN = 'ddr-sys.test'
@@ -81,9 +82,12 @@ def deb_depends(deb):
     text = sh(['dpkg-deb', '-f', deb, 'Depends']).stdout
     out = []
     for item in text.split(','):
-        first = item.split('|')[0].strip()
-        if first:
-            out.append(first.split()[0].split(':')[0])
+        alts = [a.strip().split()[0].split(':')[0] for a in item.split('|') if a.strip()]
+        # a virtual package (dbus-system-bus in bookworm) has no candidate: the next one
+        real = [a for a in alts if len(alts) == 1 or 'Package: %s\n' % a in sh(
+            ['apt-cache', 'show', '--no-all-versions', a], check=False).stdout]
+        if alts:
+            out.append((real or alts)[0])
     return out
 
 
@@ -98,6 +102,28 @@ def _locked(name):
     return f
 
 
+def _base():
+    """debootstrap's minimal bookworm, cached on its own: a new package list only adds
+    packages to a copy of it. Called with build.lock held."""
+    base = os.path.join(CACHE, 'base-' + SUITE)
+    if os.path.exists(base + '.ready'):
+        return base
+    rig.tool('debootstrap')
+    t0 = time.monotonic()
+    debs = os.path.join(CACHE, 'debootstrap')
+    os.makedirs(debs, exist_ok=True)
+    shutil.rmtree(base, ignore_errors=True)
+    log('debootstrap --variant=minbase %s' % SUITE)
+    p = sh(['debootstrap', '--variant=minbase', '--cache-dir=' + debs, SUITE, base, MIRROR],
+           check=False)
+    if p.returncode != 0:
+        raise AssertionError('debootstrap failed:\n' + p.stdout[-3000:] + p.stderr[-3000:])
+    with open(base + '.ready', 'w') as f:
+        f.write('%.1f s\n' % (time.monotonic() - t0))
+    log('debootstrap took %.0f s' % (time.monotonic() - t0))
+    return base
+
+
 def root_for(packages):
     """The cached root for BASE_PACKAGES + packages; built first if missing."""
     pkgs = sorted(set(BASE_PACKAGES) | set(packages))
@@ -107,21 +133,17 @@ def root_for(packages):
     with _locked('build.lock'):
         if os.path.exists(root + '.ready'):
             return root
-        for t in ('debootstrap', 'chroot', 'unshare'):
+        for t in ('chroot', 'unshare', 'cp'):
             rig.tool(t)
         t0 = time.monotonic()
+        base = _base()
         tmp = root + '.tmp'
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(roots, exist_ok=True)
-        debs = os.path.join(CACHE, 'debootstrap')
         archives = os.path.join(CACHE, 'archives')
-        os.makedirs(debs, exist_ok=True)
         os.makedirs(os.path.join(archives, 'partial'), exist_ok=True)
         log('building the root %s (%d packages)' % (key, len(pkgs)))
-        p = sh(['debootstrap', '--variant=minbase', '--cache-dir=' + debs, SUITE, tmp, MIRROR],
-               check=False)
-        if p.returncode != 0:
-            raise AssertionError('debootstrap failed:\n' + p.stdout[-3000:] + p.stderr[-3000:])
+        sh(['cp', '-a', base, tmp])
         _configure(tmp, pkgs, archives)
         # only one root is kept: the others are older package lists
         for old in os.listdir(roots):
@@ -144,11 +166,11 @@ R="$1"; A="$2"; shift 2
 mount -t proc proc "$R/proc"
 mount --bind "$A" "$R/var/cache/apt/archives"
 printf '#!/bin/sh\nexit 101\n' > "$R/usr/sbin/policy-rc.d"; chmod 755 "$R/usr/sbin/policy-rc.d"
-cp /etc/resolv.conf "$R/etc/resolv.conf.build" 2>/dev/null || true
+# apt-get reaches the mirror with the host's resolver
 rm -f "$R/etc/resolv.conf"; cat /etc/resolv.conf > "$R/etc/resolv.conf"
 chroot "$R" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive chroot "$R" apt-get install -y -qq --no-install-recommends "$@"
-rm -f "$R/usr/sbin/policy-rc.d" "$R/etc/resolv.conf.build"
+rm -f "$R/usr/sbin/policy-rc.d"
 rm -rf "$R"/var/lib/apt/lists/*_Packages "$R"/var/lib/apt/lists/*_InRelease
 # resolved's stub, as its postinst sets it on a booted system
 ln -sf ../run/systemd/resolve/stub-resolv.conf "$R/etc/resolv.conf"
