@@ -145,6 +145,9 @@ ddr_roam_reason (const DdrRoamFacts *f, DdrRoamState state, const char *network)
       return g_strdup_printf ("The ThreatSTOP service answers%s and the system DNS points at the "
                               "relay.", on);
     case DDR_ROAM_UNREACHABLE:
+      if (f->service == DDR_CHECK_OK && f->steer_refused)
+        return g_strdup_printf ("The system DNS could not be pointed at the relay%s (the "
+                                "last error says why); the system uses the network's DNS.", on);
       if (f->service == DDR_CHECK_OK)
         return g_strdup_printf ("The system resolver did not reach the relay after steering%s; "
                                 "the system uses the network's DNS.", on);

@@ -41,6 +41,8 @@ typedef struct {
   DdrCheck service;          /* the DoH probe for check-domain */
   DdrCheck canary;           /* the system resolver reached the relay after steering */
   gboolean steering_lost;    /* someone else undid the steering; not steered and proved again yet */
+  gboolean steer_refused;    /* the steering backend refused the last steering (LastError
+                              * says why): there was nothing for the canary to prove */
   gboolean block;            /* on-service-unreachable=block */
 } DdrRoamFacts;
 

@@ -171,13 +171,17 @@ on_steer_done (GObject *source, GAsyncResult *result, gpointer user_data)
       else
         ddr_roam_set_error (self, message);
       if (self->steer_request)
-        self->facts.canary = DDR_CHECK_FAILED;   /* not protected: fall back meanwhile */
+        {
+          self->facts.canary = DDR_CHECK_FAILED;   /* not protected: fall back meanwhile */
+          self->facts.steer_refused = TRUE;
+        }
       self->steer_failed = TRUE;
       ddr_roam_steer_schedule_retry (self, FALSE);
     }
   else
     {
       self->steer_failed = FALSE;
+      self->facts.steer_refused = FALSE;
       self->steer_backoff_ms = 0;
       self->nm_away = FALSE;
     }
@@ -216,6 +220,7 @@ ddr_roam_steer_toward (DdrRoamController *self, gboolean on)
         return FALSE;
       ddr_roam_set_error (self, "No DNS steering backend is available.");
       self->facts.canary = DDR_CHECK_FAILED;
+      self->facts.steer_refused = TRUE;
       return TRUE;
     }
   /* The same request that just failed waits for its retry; anything else goes now. */

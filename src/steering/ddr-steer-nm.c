@@ -3,6 +3,8 @@
  * its end, when not ours, is reported as a loss. */
 #define G_LOG_DOMAIN "ddr-steer"
 
+#include <string.h>
+
 #include "ddr-steer-nm-private.h"
 
 /* NMSettingsAddConnection2Flags: IN_MEMORY | BLOCK_AUTOCONNECT (steer.md §2.2). */
@@ -19,6 +21,7 @@ typedef struct {
   char **paths;
   guint i;
   gboolean retried;     /* one more try after NM refused an activation */
+  char *first_refusal;  /* NM's words at the first refusal (the retry's are vaguer) */
 } Op;
 
 /* NM removes a software link a moment after its last activation ends (veth and dummy
@@ -43,6 +46,7 @@ retry_once (GTask *task, const GError *error)
   if (op->retried || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return FALSE;
   op->retried = TRUE;
+  op->first_refusal = g_strdup (error->message);
   g_debug ("NetworkManager refused an activation (%s); trying again in %u ms",
            error->message, RETRY_DELAY_MS);
   g_timeout_add (RETRY_DELAY_MS, retry_cb, task);
@@ -53,6 +57,7 @@ static void
 op_free (Op *op)
 {
   g_strfreev (op->paths);
+  g_free (op->first_refusal);
   g_free (op);
 }
 
@@ -70,7 +75,20 @@ finish (GTask *task, GError *error)
 {
   DdrSteerNm *self = g_task_get_source_object (task);
 
+  Op *op = g_task_get_task_data (task);
+
   self->busy = FALSE;
+  /* A software link NM cannot create (no dummy type in the kernel) is refused with
+   * NM's own reason once ("ddr0 failed to create resources: Failed to create dummy
+   * interface ... Operation not supported"); the retry only hears "Failed to find a
+   * compatible device". Keep the first words, they say what to fix. */
+  if (error && op && op->first_refusal && !strstr (error->message, op->first_refusal))
+    {
+      g_autofree char *then = g_strdup (error->message);
+
+      g_free (error->message);
+      error->message = g_strdup_printf ("%s (then %s)", op->first_refusal, then);
+    }
   if (error)
     g_task_return_error (task, error);
   else

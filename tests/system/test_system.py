@@ -180,7 +180,9 @@ class TestInstall(SystemCase):
         # the check-domain through the relay: the service's answer, not the network's
         rc, addrs, out = self.resolve('check.test')
         self.assertEqual(addrs, [CHECK_A], out)
-        self.assertIn('ddr0', self.c.out('resolvectl query --cache=no check.test'))
+        # ...because resolved sends every name (~.) to the relay on ddr0
+        self.assertRegex(self.c.out('resolvectl status ddr0'),
+                         r'DNS Servers: 127\.0\.0\.1(.|\n)*DNS Domain: ~\.')
         # a blocked name: NXDOMAIN from the service
         rc, addrs, out = self.resolve('www.blocked.example')
         self.assertNotEqual(rc, 0, out)
@@ -243,7 +245,14 @@ class TestNoDummy(SystemCase):
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
         self.assertNotIn('threatstop-ddr is installed.', p.stdout)
         self.assertIn('not protected', p.stderr)
-        self.assertIn('Reason:', p.stderr)
+        # the Reason names the steering, LastError has NetworkManager's own words
+        self.assertIn('Reason: The system DNS could not be pointed at the relay', p.stderr)
+        self.assertRegex(p.stderr, r"Last error: .*Failed to create dummy interface 'ddr0'"
+                                   r".*Operation not supported")
+        st = self.c.run(ADMIN + ' --action=status --json', check=False)
+        j = json.loads(st.stdout)
+        self.assertEqual(j['state'], 'unreachable')
+        self.assertIn('dummy', j['last_error'])
         # the service keeps running (and trying)
         self.assertEqual(self.c.out('systemctl is-active threatstop-ddr').strip(), 'active')
 
@@ -310,6 +319,23 @@ exit 1''' % sysrig.DOMAIN, check=False)
         self.c.run('systemctl start threatstop-ddr')
         seen = self.wait_state('protected', 20)
         measured('systemctl start -> State protected', seen - t0)
+
+    def test_a_hung_main_loop_is_restarted_by_the_watchdog(self):
+        self.install_deb()
+        self.install()
+        self.wait_state('protected', 20)
+        wd = self.c.out('systemctl show -P WatchdogUSec threatstop-ddr').strip()
+        self.assertEqual(wd, '30s')
+        pid = self.c.out('systemctl show -P MainPID threatstop-ddr').strip()
+        t0 = time.time()
+        self.c.run('systemctl kill -s SIGSTOP threatstop-ddr')
+        rig.wait_until(lambda: self.c.out('systemctl show -P MainPID threatstop-ddr').strip()
+                       not in (pid, '0'), 60, interval=0.5,
+                       what='systemd to restart the hung daemon')
+        seen = self.wait_state('protected', 30)
+        measured('SIGSTOP -> watchdog restart -> State protected (WatchdogSec=30s)', seen - t0)
+        self.assertIn('Watchdog timeout', self.c.journal('threatstop-ddr.service', 80))
+        self.assertEqual(self.resolve('check.test')[1], [CHECK_A])
 
     def test_reload_with_a_broken_config_is_refused_and_keeps_serving(self):
         self.install_deb()
@@ -407,7 +433,6 @@ class TestRemove(SystemCase):
         self.assertEqual(self.c.out('ls /etc/threatstop-ddr/').split(), ['ddr.conf'])
         self.assertNotEqual(self.c.run('systemctl is-active threatstop-ddr',
                                        check=False).returncode, 0)
-        self.c.run('rm -rf %s' % os.path.dirname(SEAM))
         self.c.run('DEBIAN_FRONTEND=noninteractive apt-get purge -y -q threatstop-ddr')
         self.c.run('systemctl daemon-reload')
         self.assertEqual(self.c.out('ls -d /etc/threatstop-ddr /var/lib/threatstop-ddr '

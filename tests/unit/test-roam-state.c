@@ -278,6 +278,26 @@ test_steering_lost (void)
   g_assert_nonnull (strstr (reason, "\"Hotel\""));
 }
 
+/* Steering refused by the backend (no dummy link type in the kernel): the reason says
+ * so instead of blaming the system resolver, whose proof never ran (issue 12 item 3). */
+static void
+test_steering_refused (void)
+{
+  DdrRoamFacts f = base ();
+  g_autofree char *refused = NULL;
+  g_autofree char *unproved = NULL;
+
+  f.canary = DDR_CHECK_FAILED;
+  expect (&f, DDR_ROAM_UNREACHABLE, FALSE);
+  unproved = ddr_roam_reason (&f, DDR_ROAM_UNREACHABLE, "Hotel");
+  g_assert_nonnull (strstr (unproved, "system resolver"));
+  f.steer_refused = TRUE;
+  expect (&f, DDR_ROAM_UNREACHABLE, FALSE);
+  refused = ddr_roam_reason (&f, DDR_ROAM_UNREACHABLE, "Hotel");
+  g_assert_nonnull (strstr (refused, "could not be pointed at the relay"));
+  g_assert_null (strstr (refused, "system resolver"));
+}
+
 static void
 test_names (void)
 {
@@ -337,6 +357,7 @@ main (int argc, char **argv)
   g_test_add_func ("/roam-state/portal-verdict-first", test_portal_verdict_first);
   g_test_add_func ("/roam-state/nm-lost", test_nm_lost);
   g_test_add_func ("/roam-state/steering-lost", test_steering_lost);
+  g_test_add_func ("/roam-state/steering-refused", test_steering_refused);
   g_test_add_func ("/roam-state/names", test_names);
   g_test_add_func ("/roam-state/portal-no-address", test_portal_no_address);
   return g_test_run ();
