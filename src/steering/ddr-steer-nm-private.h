@@ -34,6 +34,8 @@ struct _DdrSteerNm {
   guint removed_id;
   guint state_id;       /* StateChanged of active connections */
   guint active_list_id; /* the manager's ActiveConnections */
+  char *first_refusal;  /* NM's words when it first refused since the last success: a
+                         * link it cannot create says why only once */
 };
 
 /* Follow NM (its bus name, our profile's removal, the end of our activation) from

@@ -21,7 +21,6 @@ typedef struct {
   char **paths;
   guint i;
   gboolean retried;     /* one more try after NM refused an activation */
-  char *first_refusal;  /* NM's words at the first refusal (the retry's are vaguer) */
 } Op;
 
 /* NM removes a software link a moment after its last activation ends (veth and dummy
@@ -41,12 +40,14 @@ retry_cb (gpointer user_data)
 static gboolean
 retry_once (GTask *task, const GError *error)
 {
+  DdrSteerNm *self = g_task_get_source_object (task);
   Op *op = g_task_get_task_data (task);
 
   if (op->retried || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return FALSE;
   op->retried = TRUE;
-  op->first_refusal = g_strdup (error->message);
+  if (!self->first_refusal)
+    self->first_refusal = g_strdup (error->message);
   g_debug ("NetworkManager refused an activation (%s); trying again in %u ms",
            error->message, RETRY_DELAY_MS);
   g_timeout_add (RETRY_DELAY_MS, retry_cb, task);
@@ -57,7 +58,6 @@ static void
 op_free (Op *op)
 {
   g_strfreev (op->paths);
-  g_free (op->first_refusal);
   g_free (op);
 }
 
@@ -75,19 +75,21 @@ finish (GTask *task, GError *error)
 {
   DdrSteerNm *self = g_task_get_source_object (task);
 
-  Op *op = g_task_get_task_data (task);
-
   self->busy = FALSE;
   /* A software link NM cannot create (no dummy type in the kernel) is refused with
    * NM's own reason once ("ddr0 failed to create resources: Failed to create dummy
-   * interface ... Operation not supported"); the retry only hears "Failed to find a
-   * compatible device". Keep the first words, they say what to fix. */
-  if (error && op && op->first_refusal && !strstr (error->message, op->first_refusal))
+   * interface ... Operation not supported"); every later try only hears "Failed to
+   * find a compatible device". Keep the first words until a steering works: they say
+   * what to fix. */
+  if (!error)
+    g_clear_pointer (&self->first_refusal, g_free);
+  else if (self->first_refusal && !strstr (error->message, self->first_refusal)
+           && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       g_autofree char *then = g_strdup (error->message);
 
       g_free (error->message);
-      error->message = g_strdup_printf ("%s (then %s)", op->first_refusal, then);
+      error->message = g_strdup_printf ("%s (then %s)", self->first_refusal, then);
     }
   if (error)
     g_task_return_error (task, error);
@@ -532,6 +534,7 @@ ddr_steer_nm_dispose (GObject *object)
   g_clear_pointer (&self->profile, g_free);
   g_clear_pointer (&self->active, g_free);
   g_clear_pointer (&self->bound, g_free);
+  g_clear_pointer (&self->first_refusal, g_free);
   G_OBJECT_CLASS (ddr_steer_nm_parent_class)->dispose (object);
 }
 
