@@ -13,7 +13,8 @@ NetworkManager, systemd-resolved) in a systemd-nspawn container, with "the netwo
   it; nspawn runs in its own cgroup (/sys/fs/cgroup/{unified,systemd}/ddr-system/NAME),
   without machined or a host systemd (--register=no --keep-unit; see
   shared/research/sysd-container.md).
-* Network: nspawn's veth; its host end gets 10.231.S.1/24 and runs dnsmasq (DHCP + the
+* Network: nspawn's veth; its host end gets 10.231.S.1/24 (S: the first free one, reserved
+  in .../nets/S while the boot runs, so two test runs at once do not collide) and runs dnsmasq (DHCP + the
   network's DNS: gw.ddr-sys.test, printer.corp.test, nas.home.arpa), unbound as the DoH
   service (https://doh.test/dns-query on 10.231.S.1:443, a test CA) and a captive-portal
   responder on 10.231.S.1:80. An `ip rule` sends everything else that arrives from the
@@ -286,6 +287,7 @@ class Container:
         self.subnet = None
         self.stopped = False
         self._console = None
+        self._net_mark = None
         atexit.register(self.stop)
 
     # -- addresses ------------------------------------------------------------
@@ -303,9 +305,26 @@ class Container:
         return GUARD_TABLE_BASE + self.subnet
 
     def _free_subnet(self):
-        used = sh(['ip', '-4', '-o', 'addr', 'show']).stdout
-        for s in range(0, 250):
-            if ' %s.%d.' % (NET_PREFIX, s) not in used:
+        """The first 10.231.S.0/24 neither on a link nor reserved by another running boot
+        (two test runs at once: a reservation file per S, holding the owner's pid)."""
+        nets = os.path.join(CACHE, 'nets')
+        os.makedirs(nets, exist_ok=True)
+        with _locked('nets.lock'):
+            used = sh(['ip', '-4', '-o', 'addr', 'show']).stdout
+            for s in range(0, 250):
+                mark = os.path.join(nets, str(s))
+                try:
+                    with open(mark) as f:
+                        owner = int(f.read().split()[0])
+                    os.kill(owner, 0)
+                    continue                      # reserved by a live process
+                except (OSError, ValueError, IndexError):
+                    pass
+                if ' %s.%d.' % (NET_PREFIX, s) in used:
+                    continue
+                with open(mark, 'w') as f:
+                    f.write('%d %s\n' % (os.getpid(), self.name))
+                self._net_mark = mark
                 return s
         raise AssertionError('no free %s.S.0/24' % NET_PREFIX)
 
@@ -490,6 +509,11 @@ class Container:
                 sh(['ip', fam, 'route', 'flush', 'table', str(self.table)], check=False)
         if os.path.exists('/sys/class/net/' + self.veth):
             sh(['ip', 'link', 'del', self.veth], check=False)
+        if self._net_mark:
+            try:
+                os.unlink(self._net_mark)
+            except OSError:
+                pass
         for cg in self.cgroups:
             # children first (nspawn's payload/ and supervisor/ trees)
             for d, dirs, files in os.walk(cg, topdown=False):
@@ -526,6 +550,8 @@ class Container:
             left.append('ip rule for table %d' % self.table)
         if os.path.exists(self.dir):
             left.append('dir ' + self.dir)
+        if self._net_mark and os.path.exists(self._net_mark):
+            left.append('subnet reservation ' + self._net_mark)
         with open('/proc/self/mountinfo') as f:
             if self.dir in f.read():
                 left.append('a mount under ' + self.dir)
