@@ -175,6 +175,8 @@ class TestInstall(SystemCase):
                                     'grep ^ca-file= /etc/threatstop-ddr/ddr.conf').strip(),
                          'ca-file=/etc/threatstop-ddr/ca.pem')
         self.assertEqual(self.c.out('systemctl is-active threatstop-ddr').strip(), 'active')
+        # resolved's stub keeps running beside the relay (127.0.0.53 vs 127.0.0.1)
+        self.assertRegex(self.c.out('ss -lnu'), r'127\.0\.0\.53(%lo)?:53 ')
         seen = self.wait_state('protected', 20)
         measured('install command started -> State protected', seen - t0)
         # the check-domain through the relay: the service's answer, not the network's
