@@ -637,10 +637,38 @@ class Report:
                 kind, counts[kind], p['false_protected'], p['false_protected_raw'],
                 p['no_dns'], p['no_dns_raw'], p['avoidable'], p['avoidable_max'], dtext))
         L.append('(an offending stretch is charged to the event it began after)')
+        L += self.losses()
         L.append('(falseP*, noDNS*: raw, allowances included; seconds)')
         if UNJUDGED:
             L.append('(reported, not judged: %s)' % ', '.join(UNJUDGED))
         return '\n'.join('# ' + x for x in L)
+
+    def losses(self):
+        """Steering removed behind the daemon's back while it said protected: how soon
+        it left protected, and how soon it was protected again."""
+        out = []
+        for kind in ('nmcli_down', 'resolv_rewrite'):
+            left, back, unnoticed = [], [], 0
+            for e in self.events:
+                if e.kind != kind or self.props.at('State', e.t_begin) != 'protected':
+                    continue
+                end = self._end_of(e)
+                t_left = next((t for t, x in self.props.values['State']
+                               if e.t_begin <= t < end and x != 'protected'), None)
+                if t_left is None:
+                    unnoticed += 1
+                    continue
+                left.append((t_left - e.t_begin) * 1000)
+                t_back = self.props.first('State', 'protected', t_left, self.t_end)
+                if t_back is not None:
+                    back.append(t_back - e.t_begin)
+            if left or unnoticed:
+                out.append('steering lost (%s) while protected: %d noticed, left protected '
+                           'after %s ms, protected again after %s s; %d never noticed' % (
+                               kind, len(left), '%.0f-%.0f' % (min(left), max(left))
+                               if left else '-', ' '.join('%.1f' % x for x in back) or '-',
+                               unnoticed))
+        return out
 
     def judged(self):
         """The figures of the event kinds that are judged (not UNJUDGED)."""
