@@ -265,7 +265,11 @@ class TestSoak(RoamTestCase):
     def _service(self):
         """unbound runs exactly while the service is up in the world."""
         if self.world.service_up and not self.unbound.running():
+            port = self.unbound.doh_port
             self.unbound.start()
+            # rig.Unbound moves to new ports when it loses a race for its own: the
+            # daemon would never reach it again and the rest would measure nothing
+            self.assertEqual(self.unbound.doh_port, port, 'unbound came back on another port')
         elif not self.world.service_up and self.unbound.running():
             self.unbound.stop()
 
