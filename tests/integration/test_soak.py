@@ -75,6 +75,7 @@ ENFORCED = GOALS if os.environ.get('SOAK_GOALS', 'all') == 'all' else \
 # watches its NM activation, not the file) - a question for the lead (notes/soak.md).
 UNJUDGED = tuple(x for x in os.environ.get('SOAK_UNJUDGED', 'resolv_rewrite').split(',') if x)
 VERBOSE = os.environ.get('SOAK_VERBOSE') == '1'
+AAC2 = os.environ.get('SOAK_AAC2', '1') == '1'
 
 ZONE = 'soak.test'
 RELAY_A = '192.0.2.111'         # the DoH service's answer (through the relay)
@@ -380,11 +381,20 @@ class TestSoak(RoamTestCase):
         if kind == 'nm_restart':
             w.nm_up = False
             self._timeline()
+            self.aac2_calls += len(self.nm.calls('AddAndActivateConnection2'))
             self.nm.restart()
+            self._nm_like_1_42()
             self._set_connectivity()
             w.nm_up = True
             return ''
         raise AssertionError(kind)
+
+    def _nm_like_1_42(self):
+        """The product's main path: NM >= 1.16 offers AddAndActivateConnection2, so the
+        daemon steers with a volatile activation bound to its bus connection
+        (SOAK_AAC2=0: the plain ActivateConnection path of older NMs)."""
+        if AAC2:
+            self.nm.mock.DdrSetAddAndActivate2('works')
 
     def _nm_full(self, gen):
         if self.world.portal is None and self.world.portal_gen == gen and self.world.network is not None:
@@ -428,9 +438,11 @@ class TestSoak(RoamTestCase):
         self.world = World()
         self.world_log = []
         self.later = []
+        self.aac2_calls = 0     # the mock's call records, summed over NM restarts
         self.netdns.answers['*.' + ZONE] = NETWORK_A
         self.vpndns.answers['*.' + ZONE] = VPN_A
         self.nm.write_resolv_conf('/etc/resolv.conf')
+        self._nm_like_1_42()
         self.addCleanup(roamrig.write_resolv_conf, '127.0.0.1')
         self.start_logind()
         props = PropertyLog(self.bus_rig.address)
@@ -457,6 +469,9 @@ class TestSoak(RoamTestCase):
         samples = sampler.stop()
         self.assertIsNotNone(self._daemons[-1].proc)
         self.assertIsNone(self._daemons[-1].proc.poll(), 'the daemon died during the soak')
+        if AAC2:
+            self.aac2_calls += len(self.nm.calls('AddAndActivateConnection2'))
+            self.assertGreater(self.aac2_calls, 0, 'the daemon never used the bound activation')
         raw = os.path.join(os.environ.get('DDR_BUILD_DIR', '.'), 'meson-logs',
                            'soak-%d-%d' % (SEED, EVENTS))
         with open(raw + '.json', 'w') as f:
