@@ -3,10 +3,11 @@
 (join a network, a captive portal and its login, the service down and up, a VPN up and
 down, suspend/resume, a DHCP renewal (half of them with a late IPv6 server list),
 `nmcli connection down threatstop-ddr`, resolv.conf rewritten behind the daemon, a
-NetworkManager restart, a fake portal while the service answers), run against the real daemon on the roaming rig (roamrig.py: the
-NM mock, which here also writes resolv.conf from its DNS configuration as NM with
-rc-manager=file does; real unbound as the DoH service; the network's and the VPN's own
-DNS servers; the portal responder; a logind mock).
+NetworkManager restart, a fake portal while the service answers), run against the
+real daemon on the roaming rig (roamrig.py: the NM mock, which here offers
+AddAndActivateConnection2 as NM 1.42 does and writes resolv.conf from its DNS
+configuration as NM with rc-manager=file does; real unbound as the DoH service; the
+network's and the VPN's own DNS servers; the portal responder; a logind mock).
 
 Every 100 ms a sampler resolves a new name under soak.test through glibc's
 getaddrinfo (the system resolver: /etc/resolv.conf of our mount namespace). Each
