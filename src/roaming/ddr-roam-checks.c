@@ -329,6 +329,7 @@ static void
 canary_done (DdrRoamController *self, gboolean ok)
 {
   ddr_roam_canary_stop (self);
+  self->rc_suspect = FALSE;
   self->facts.canary = ok ? DDR_CHECK_OK : DDR_CHECK_FAILED;
   if (!ok)
     {
@@ -369,6 +370,8 @@ on_canary_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
   g_resolver_free_addresses (addrs);
   if (!self || gen != self->canary_gen || !self->canary_name)
     return;   /* cancelled, already seen, or an earlier proof's answer */
+  if (ddr_roam_steer_rc_failed (self))
+    return;   /* a loss: the canary was stopped, steering is applied again */
   self->canary_attempt++;
   if (self->canary_attempt >= G_N_ELEMENTS (canary_delays_ms))
     {

@@ -355,6 +355,7 @@ ddr_roam_controller_free (DdrRoamController *self)
   g_clear_handle_id (&self->pause_id, g_source_remove);
   g_clear_handle_id (&self->steer_retry_id, g_source_remove);
   g_clear_handle_id (&self->reproof_id, g_source_remove);
+  ddr_steer_unwatch_resolv_conf (&self->rc_monitor);
   if (self->steer)
     g_signal_handlers_disconnect_by_data (self->steer, self);
   ddr_relay_set_health_callback (self->relay, NULL, NULL);

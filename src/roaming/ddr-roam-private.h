@@ -36,6 +36,9 @@ struct _DdrRoamController {
   guint            lost_backoff_ms;  /* steering undone by someone else: the wait before again */
   gint64           lost_us;          /* when that last happened (monotonic) */
   guint            reproof_id;       /* while protected: prove the steering again (10 minutes) */
+  GFileMonitor    *rc_monitor;       /* while protected, unless the backend owns the file:
+                                      * resolv.conf, rewritten behind NM or resolved */
+  gboolean         rc_suspect;       /* it changed: the first failed canary attempt is a loss */
   char            *portal_url;
   char            *last_error;
   gint64           changed_us;       /* when the last network event came (reaction time) */
@@ -76,6 +79,8 @@ void     ddr_roam_steer_schedule_retry (DdrRoamController *self, gboolean proof)
 void     ddr_roam_steer_retry_now      (DdrRoamController *self);
 void     ddr_roam_on_steering_lost     (DdrSteer *steer, const char *why, gpointer user_data);
 void     ddr_roam_steer_reprove        (DdrRoamController *self);   /* a network event, resume */
+/* A canary attempt failed after resolv.conf changed: TRUE when taken as a loss. */
+gboolean ddr_roam_steer_rc_failed      (DdrRoamController *self);
 void     ddr_roam_steer_follow_state   (DdrRoamController *self);   /* after a state change */
 
 /* ddr-roam-checks.c */

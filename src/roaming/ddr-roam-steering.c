@@ -101,6 +101,41 @@ ddr_roam_steer_reprove (DdrRoamController *self)
     }
 }
 
+/* resolv.conf changed while protected. NM and resolved write it themselves (our own
+ * steering does too), so a change is no loss: prove at once, and let the first attempt
+ * that does not reach the relay count as one (the full proof takes seconds). */
+static void
+on_rc_changed (gpointer user_data)
+{
+  DdrRoamController *self = user_data;
+
+  if (self->state != DDR_ROAM_PROTECTED)
+    return;
+  g_debug ("resolv.conf changed: proving the DNS steering again");
+  self->rc_suspect = TRUE;
+  ddr_roam_steer_reprove (self);   /* or the proof already running decides */
+}
+
+gboolean
+ddr_roam_steer_rc_failed (DdrRoamController *self)
+{
+  if (!self->rc_suspect)
+    return FALSE;
+  self->rc_suspect = FALSE;
+  return ddr_steer_report_lost (self->steer, "resolv.conf was rewritten by another program "
+                                             "and no longer reaches the relay");
+}
+
+/* The resolv.conf backend watches its own file; none steers nothing. */
+static gboolean
+needs_rc_watch (DdrRoamController *self)
+{
+  const char *backend = self->steer ? ddr_steer_get_backend (self->steer) : "none";
+
+  return self->state == DDR_ROAM_PROTECTED && !g_str_equal (backend, "none") &&
+         !g_str_equal (backend, "resolv.conf");
+}
+
 static gboolean
 on_reproof (gpointer user_data)
 {
@@ -117,6 +152,13 @@ ddr_roam_steer_follow_state (DdrRoamController *self)
 
   if (self->state == DDR_ROAM_PROTECTED)
     self->facts.steering_lost = FALSE;
+  if (!needs_rc_watch (self))
+    {
+      ddr_steer_unwatch_resolv_conf (&self->rc_monitor);
+      self->rc_suspect = FALSE;
+    }
+  else if (!self->rc_monitor)
+    self->rc_monitor = ddr_steer_watch_resolv_conf (self->root, on_rc_changed, self);
   if (self->state != DDR_ROAM_PROTECTED)
     g_clear_handle_id (&self->reproof_id, g_source_remove);
   else if (!self->reproof_id)

@@ -18,6 +18,9 @@ struct _DdrSteerBackendClass {
                      GCancellable        *cancellable,
                      GAsyncReadyCallback  callback,
                      gpointer             user_data);
+  /* Optional: the steering was found undone where the backend cannot see it; the
+   * next set(TRUE) repairs what it can. */
+  void (*mark_undone) (DdrSteerBackend *self);
 };
 
 /* Signal "lost" (const char *why): steering the backend applied was undone by someone

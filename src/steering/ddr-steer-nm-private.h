@@ -30,6 +30,7 @@ struct _DdrSteerNm {
   BindState bind;
   gboolean cleaned;     /* stale profiles removed (first use in this process) */
   gboolean busy;        /* a set call is running: what NM does meanwhile is ours */
+  gboolean reload_rc;   /* resolv.conf was found rewritten: NM writes it on the next on */
   guint watch_id;
   guint removed_id;
   guint state_id;       /* StateChanged of active connections */

@@ -11,6 +11,8 @@
 #define ADD_FLAGS         0x22
 /* NMSettingsUpdate2Flags: IN_MEMORY (never write the profile to disk, steer.md §2.1). */
 #define UPDATE_IN_MEMORY  0x2
+/* NMManagerReloadFlags: write resolv.conf again from NM's DNS configuration. */
+#define RELOAD_FLAG_DNS_RC 0x2
 
 G_DEFINE_FINAL_TYPE (DdrSteerNm, ddr_steer_nm, DDR_TYPE_STEER_BACKEND)
 
@@ -70,11 +72,36 @@ call (GTask *task, const char *path, const char *iface, const char *method, GVar
   ddr_steer_nm_call (self->bus, task, path, iface, method, params, reply_type, cb);
 }
 
+static void finish (GTask *task, GError *error);
+
+static void
+reloaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
+                                                             &error);
+
+  /* An NM without Reload (older than 1.22) or refusing it: the proof will tell. */
+  if (!reply && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_info ("NetworkManager did not rewrite resolv.conf: %s", error->message);
+  finish (user_data, NULL);
+}
+
 static void
 finish (GTask *task, GError *error)
 {
   DdrSteerNm *self = g_task_get_source_object (task);
+  Op *op = g_task_get_task_data (task);
 
+  /* resolv.conf was rewritten behind NM (a DHCP client, an admin): the steering in NM
+   * is intact, so NM must write its file again (NM_MANAGER_RELOAD_FLAG_DNS_RC). */
+  if (!error && op->on && self->reload_rc)
+    {
+      self->reload_rc = FALSE;
+      call (task, NM_PATH, NM_IFACE, "Reload", g_variant_new ("(u)", RELOAD_FLAG_DNS_RC), "()",
+            reloaded_cb);
+      return;
+    }
   self->busy = FALSE;
   /* A software link NM cannot create (no dummy type in the kernel) is refused with
    * NM's own reason once ("ddr0 failed to create resources: Failed to create dummy
@@ -539,10 +566,17 @@ ddr_steer_nm_dispose (GObject *object)
 }
 
 static void
+nm_mark_undone (DdrSteerBackend *backend)
+{
+  DDR_STEER_NM (backend)->reload_rc = TRUE;
+}
+
+static void
 ddr_steer_nm_class_init (DdrSteerNmClass *klass)
 {
   DdrSteerBackendClass *backend_class = DDR_STEER_BACKEND_CLASS (klass);
 
+  backend_class->mark_undone = nm_mark_undone;
   G_OBJECT_CLASS (klass)->dispose = ddr_steer_nm_dispose;
   backend_class->name = "networkmanager";
   backend_class->set_async = nm_set_async;

@@ -296,16 +296,12 @@ holds_our_file (const char *path)
 }
 
 static void
-dir_changed (GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent event,
-             gpointer user_data)
+rc_changed (gpointer user_data)
 {
   DdrSteerResolvconf *self = user_data;
-  g_autofree char *name = g_file_get_basename (file);
-  g_autofree char *other_name = other ? g_file_get_basename (other) : NULL;
   g_autofree char *path = NULL;
 
-  if (!self->steered || (g_strcmp0 (name, "resolv.conf") != 0 &&
-                         g_strcmp0 (other_name, "resolv.conf") != 0))
+  if (!self->steered)
     return;
   path = resolv_path (self->root);
   if (holds_our_file (path))
@@ -315,28 +311,68 @@ dir_changed (GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent
                                  "resolv.conf was rewritten or replaced by another program");
 }
 
+typedef struct {
+  DdrSteerRcChanged changed;
+  gpointer user_data;
+} RcWatch;
+
+static void
+dir_changed (GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent event,
+             gpointer user_data)
+{
+  RcWatch *w = user_data;
+  g_autofree char *name = g_file_get_basename (file);
+  g_autofree char *other_name = other ? g_file_get_basename (other) : NULL;
+
+  if (g_strcmp0 (name, "resolv.conf") == 0 || g_strcmp0 (other_name, "resolv.conf") == 0)
+    w->changed (w->user_data);
+}
+
 /* The directory, not only the file: a DHCP client writes a new file and renames it
  * over resolv.conf (a watch on the old inode would never hear of it). WATCH_MOVES
  * reports that rename as one event naming resolv.conf. */
-static void
-watch (DdrSteerResolvconf *self)
+GFileMonitor *
+ddr_steer_watch_resolv_conf (const char *root, DdrSteerRcChanged changed, gpointer user_data)
 {
-  g_autofree char *path = resolv_path (self->root);
+  g_autofree char *path = resolv_path (root);
   g_autofree char *dir_path = g_path_get_dirname (path);
   g_autoptr(GFile) dir = g_file_new_for_path (dir_path);
   g_autoptr(GError) error = NULL;
+  GFileMonitor *monitor;
+  RcWatch *w;
 
-  if (self->monitor)
-    return;
-  self->monitor = g_file_monitor_directory (dir, G_FILE_MONITOR_WATCH_MOVES, NULL, &error);
-  if (!self->monitor)
+  monitor = g_file_monitor_directory (dir, G_FILE_MONITOR_WATCH_MOVES, NULL, &error);
+  if (!monitor)
     {
       g_warning ("Cannot watch %s: a rewrite of resolv.conf will only be noticed by the "
                  "next proof (%s)", dir_path, error->message);
-      return;
+      return NULL;
     }
-  g_file_monitor_set_rate_limit (self->monitor, 100);
-  g_signal_connect (self->monitor, "changed", G_CALLBACK (dir_changed), self);
+  g_file_monitor_set_rate_limit (monitor, 100);
+  w = g_new0 (RcWatch, 1);
+  w->changed = changed;
+  w->user_data = user_data;
+  g_signal_connect_data (monitor, "changed", G_CALLBACK (dir_changed), w,
+                         (GClosureNotify) (void (*) (void)) g_free, 0);
+  return monitor;
+}
+
+void
+ddr_steer_unwatch_resolv_conf (GFileMonitor **monitor)
+{
+  if (!*monitor)
+    return;
+  g_file_monitor_cancel (*monitor);
+  g_signal_handlers_disconnect_matched (*monitor, G_SIGNAL_MATCH_FUNC, 0, 0, NULL,
+                                        dir_changed, NULL);
+  g_clear_object (monitor);
+}
+
+static void
+watch (DdrSteerResolvconf *self)
+{
+  if (!self->monitor)
+    self->monitor = ddr_steer_watch_resolv_conf (self->root, rc_changed, self);
 }
 
 static void
@@ -378,12 +414,7 @@ ddr_steer_resolvconf_finalize (GObject *object)
 {
   DdrSteerResolvconf *self = DDR_STEER_RESOLVCONF (object);
 
-  if (self->monitor)
-    {
-      g_signal_handlers_disconnect_by_data (self->monitor, self);
-      g_file_monitor_cancel (self->monitor);
-    }
-  g_clear_object (&self->monitor);
+  ddr_steer_unwatch_resolv_conf (&self->monitor);
   g_free (self->root);
   g_free (self->state_dir);
   G_OBJECT_CLASS (ddr_steer_resolvconf_parent_class)->finalize (object);

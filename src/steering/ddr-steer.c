@@ -127,6 +127,20 @@ ddr_steer_new (const char       *backend,
   g_info ("DNS steering backend: %s", ddr_steer_backend_get_name (self->backend));
   return g_steal_pointer (&self);
 }
+gboolean
+ddr_steer_report_lost (DdrSteer *self, const char *why)
+{
+  DdrSteerBackendClass *klass;
+
+  g_return_val_if_fail (DDR_IS_STEER (self), FALSE);
+  if (self->running || !g_queue_is_empty (&self->pending) || !self->on)
+    return FALSE;
+  klass = DDR_STEER_BACKEND_GET_CLASS (self->backend);
+  if (klass->mark_undone)
+    klass->mark_undone (self->backend);
+  ddr_steer_backend_report_lost (self->backend, why);
+  return TRUE;
+}
 
 const char *
 ddr_steer_get_backend (DdrSteer *self)

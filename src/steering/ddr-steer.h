@@ -58,6 +58,21 @@ gboolean    ddr_steer_is_on        (DdrSteer *self);
  * (the backend watches what it steered). Not emitted while a set call is running or
  * queued: that call's result is the truth. ddr_steer_is_on() is FALSE from then on. */
 
+/* The owner found steering undone that no backend sees (a proof failed after
+ * resolv.conf changed behind NetworkManager or resolved): "lost" is emitted as if the
+ * backend had seen it, and the next set(TRUE) also repairs what it can (NM: Reload
+ * rewrites resolv.conf). FALSE (nothing done) while a set call is due or steering off. */
+gboolean    ddr_steer_report_lost  (DdrSteer *self, const char *why);
+
+/* Watch the resolv.conf the system uses (under root): changed(user_data) on every
+ * change naming it - written in place, or replaced by a rename. NULL (warned) when it
+ * cannot be watched. Stop with ddr_steer_unwatch_resolv_conf(). */
+typedef void (*DdrSteerRcChanged) (gpointer user_data);
+GFileMonitor *ddr_steer_watch_resolv_conf   (const char        *root,
+                                             DdrSteerRcChanged  changed,
+                                             gpointer           user_data);
+void          ddr_steer_unwatch_resolv_conf (GFileMonitor **monitor);
+
 /* Undo every trace of steering by any backend, synchronously: the owned NM
  * profile (found by id/UUID) is deactivated and deleted, the resolved link
  * reverted, a rewritten resolv.conf restored from the record. Used at daemon

@@ -559,6 +559,14 @@ def _manager_activate(self, conn_path, dev_path, specific):
     return _activate(conn_path, dev_path)
 
 
+def _manager_reload(self, flags):
+    """NM's Reload: with NM_MANAGER_RELOAD_FLAG_DNS_RC (0x2) or 0 (everything),
+    resolv.conf is written again from the DNS configuration (when the mock writes it)."""
+    _record(self.path, 'Reload', [flags])
+    if int(flags) == 0 or int(flags) & 0x2:
+        _refresh_dns()
+
+
 def _activate(conn_path, dev_path):
     if conn_path == ROOT or not _exists(conn_path) or not hasattr(_obj(conn_path), 'settings'):
         raise dbus.exceptions.DBusException('Connection %s is not known' % conn_path,
@@ -996,6 +1004,7 @@ def load(mock, parameters):
             ('ActivateConnection', 'ooo', 'o', _manager_activate),
             ('DeactivateConnection', 'o', '', _manager_deactivate),
             ('CheckConnectivity', '', 'u', _manager_check_connectivity),
+            ('Reload', 'u', '', _manager_reload),
             ('GetDeviceByIpIface', 's', 'o', _manager_get_device_by_ip_iface),
             ('GetAllDevices', '', 'ao', lambda self: _mprop('AllDevices')),
             ('GetDevices', '', 'ao', lambda self: _mprop('Devices'))]:

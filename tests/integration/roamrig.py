@@ -114,6 +114,20 @@ def write_resolv_conf(server, options='timeout:1 attempts:1', search=None):
             f.write('options %s\n' % options)
 
 
+def world_root():
+    """The root whose etc/resolv.conf is bind-mounted over /etc/resolv.conf."""
+    return _world['root']
+
+
+def rename_resolv_conf(new):
+    """A new file renamed over world_root()/etc/resolv.conf, as glibc sees it without
+    the bind mount (which holds an inode, not a name): bound over /etc/resolv.conf
+    first (a mount makes no inotify event), then renamed (the event a watcher hears)."""
+    rig._run([rig.tool('umount'), '/etc/resolv.conf'])
+    rig._run([rig.tool('mount'), '--bind', new, '/etc/resolv.conf'])
+    os.rename(new, _world['resolv.conf'])
+
+
 class PeerNetns:
     """Another network namespace, held by a sleeping child (no /run/netns file is made):
     commands run in it through nsenter, sockets are made in it by inside()."""
@@ -189,7 +203,11 @@ def enter_private_world():
         subprocess.run([rig.tool('umount'), '/etc/resolv.conf'], capture_output=True)
         shutil.rmtree(tmpdir, True)
     atexit.register(remove_world)
-    _world['resolv.conf'] = os.path.join(tmpdir, 'resolv.conf')
+    # under etc/ of a root: THREATSTOP_DDR_ROOT=world_root() makes the daemon's
+    # root-prefixed /etc/resolv.conf the very file glibc reads through the bind mount
+    os.mkdir(os.path.join(tmpdir, 'etc'))
+    _world['root'] = tmpdir
+    _world['resolv.conf'] = os.path.join(tmpdir, 'etc', 'resolv.conf')
     write_resolv_conf('127.0.0.1')
     rig._run([rig.tool('mount'), '--bind', _world['resolv.conf'], '/etc/resolv.conf'])
     with open('/etc/resolv.conf') as f:

@@ -24,6 +24,7 @@ import dbus
 import dbusmock
 
 import nmmock
+import nmmock_template
 import rig
 import roamrig
 from roamrig import RoamTestCase
@@ -147,6 +148,43 @@ class TestRoamCoreWatch(RoamTestCase):
             self.assertEqual(f.read(), '# dhclient, a new lease\nnameserver %s\n'
                              % roamrig.NETWORK_DNS)
         self.assertEqual(mode(), 0o644)
+
+    def test_nm_resolv_conf_rewritten(self):
+        """NetworkManager steers and writes resolv.conf from its DNS configuration (the
+        mock does, as dns=default); a DHCP client rewrites the file to the network's DNS
+        in place, then renames a new one over it. Only the proof can tell (NM's own
+        writes change the file too): protected must end within 1 s and come back by
+        itself, the file pointing at the relay again (NM's Reload rewrites it)."""
+        root = roamrig.world_root()
+        conf = os.path.join(root, 'etc', 'resolv.conf')
+        self.addCleanup(roamrig.write_resolv_conf, '127.0.0.1')
+        self.addCleanup(self.nm.write_resolv_conf, '')
+        self.nm.write_resolv_conf('/etc/resolv.conf')
+        self.start_roam_daemon(env={'THREATSTOP_DDR_ROOT': root}, wait_state='protected')
+        self.assertEqual(self.prop('DnsBackend'), 'networkmanager')
+
+        def relay_in_conf():
+            with open('/etc/resolv.conf') as f:
+                return 'nameserver 127.0.0.1\n' in f.read()
+        rig.wait_until(relay_in_conf, 5, what='NM\'s resolv.conf naming the relay')
+
+        def in_place():
+            nmmock_template.write_resolv_conf_file('/etc/resolv.conf', [roamrig.NETWORK_DNS],
+                                                   'dhclient')
+        self.lost_and_back('NM resolv.conf rewritten', in_place)
+        rig.wait_until(relay_in_conf, 5, what='resolv.conf naming the relay again')
+
+        def renamed():
+            new = conf + '.dhclient-new'
+            with open(new, 'w') as f:
+                f.write('# dhclient, a new lease\nnameserver %s\noptions timeout:1 attempts:1\n'
+                        % roamrig.NETWORK_DNS)
+            os.chmod(new, 0o644)
+            roamrig.rename_resolv_conf(new)
+        self.lost_and_back('NM resolv.conf replaced by rename', renamed, min_back_ms=2000)
+        rig.wait_until(relay_in_conf, 5, what='resolv.conf naming the relay again')
+        self.assertTrue(self.nm.calls('Reload'), 'NM\'s Reload was not called')
+        self.steady()
 
     # systemd-resolved -------------------------------------------------------------
 
