@@ -94,6 +94,10 @@ def _unshare():
             'tests need root and one thread at import)' % os.strerror(err)
         return
     _world['unshared'] = True
+    if not os.path.ismount('/'):
+        raise AssertionError('/ is not a mount point (a directory entered with plain chroot?): '
+                             'mounts cannot be made private here. Bind-mount the chroot\'s '
+                             'directory onto itself first, as schroot and sbuild do.')
     # like unshare(1): nothing we mount propagates back to the real mount namespace
     rig._run([rig.tool('mount'), '--make-rprivate', '/'])
 

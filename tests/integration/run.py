@@ -115,6 +115,7 @@ def main(argv):
         print('not ok 1 - load %s' % name)
         for line in traceback.format_exc().splitlines():
             print('# ' + line)
+        sys.stderr.write(traceback.format_exc())  # meson --print-errorlogs shows stderr
         return 1
     if pattern:
         tests = [t for t in tests if pattern in t.id()]
