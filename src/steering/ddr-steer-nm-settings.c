@@ -5,6 +5,10 @@
 
 #include "ddr-steer-private.h"
 
+/* libnm's NM_SETTING_CONNECTION_LLMNR_NO and NM_SETTING_CONNECTION_MDNS_NO (raw GDBus here). */
+#define NM_LLMNR_NO 0
+#define NM_MDNS_NO  0
+
 static void
 add_connection (GVariantBuilder *all, const char *uuid, DdrSteerLinkType link)
 {
@@ -17,6 +21,10 @@ add_connection (GVariantBuilder *all, const char *uuid, DdrSteerLinkType link)
                          g_variant_new_string (link == DDR_STEER_LINK_VETH ? "veth" : "dummy"));
   g_variant_builder_add (&s, "{sv}", "interface-name", g_variant_new_string (DDR_STEER_IFACE));
   g_variant_builder_add (&s, "{sv}", "autoconnect", g_variant_new_boolean (FALSE));
+  /* ddr0 answers no multicast name: with LLMNR on it, resolved sends every single-label
+   * name there too and a failing local lookup waits ~3 s a query (issue 12.9). */
+  g_variant_builder_add (&s, "{sv}", "llmnr", g_variant_new_int32 (NM_LLMNR_NO));
+  g_variant_builder_add (&s, "{sv}", "mdns", g_variant_new_int32 (NM_MDNS_NO));
   g_variant_builder_add (all, "{sa{sv}}", "connection", &s);
 }
 

@@ -28,8 +28,10 @@ struct _DdrSteerResolved {
 
 G_DEFINE_FINAL_TYPE (DdrSteerResolved, ddr_steer_resolved, DDR_TYPE_STEER_BACKEND)
 
-/* SetLinkDNS, SetLinkDomains(~.), SetLinkDefaultRoute, FlushCaches: sent back to back on
- * one connection, so resolved sees them in order and no later RevertLink can overtake. */
+/* SetLinkDNS, SetLinkDomains(~.), SetLinkDefaultRoute, no LLMNR nor mDNS, FlushCaches: sent
+ * back to back on one connection, so resolved sees them in order and no later RevertLink can
+ * overtake. ddr0 answers no multicast name: resolved would otherwise send every single-label
+ * name to LLMNR on it too, ~3 s of waiting per failing local lookup (issue 12.9). */
 static void
 send_steering (DdrSteerResolved *self, int ifindex, GCancellable *cancellable,
                GAsyncReadyCallback cb, gpointer user_data)
@@ -52,10 +54,16 @@ send_steering (DdrSteerResolved *self, int ifindex, GCancellable *cancellable,
                           "SetLinkDefaultRoute", g_variant_new ("(ib)", ifindex, TRUE), NULL,
                           G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, cancellable, cb, user_data);
   g_dbus_connection_call (self->bus, DDR_RESOLVED_BUS_NAME, RESOLVED_PATH, RESOLVED_IFACE,
+                          "SetLinkLLMNR", g_variant_new ("(is)", ifindex, "no"), NULL,
+                          G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, cancellable, cb, user_data);
+  g_dbus_connection_call (self->bus, DDR_RESOLVED_BUS_NAME, RESOLVED_PATH, RESOLVED_IFACE,
+                          "SetLinkMulticastDNS", g_variant_new ("(is)", ifindex, "no"), NULL,
+                          G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, cancellable, cb, user_data);
+  g_dbus_connection_call (self->bus, DDR_RESOLVED_BUS_NAME, RESOLVED_PATH, RESOLVED_IFACE,
                           "FlushCaches", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
                           cancellable, cb, user_data);
 }
-#define STEERING_CALLS 4
+#define STEERING_CALLS 6
 /* resolved learns of a new link from rtnetlink, a moment after `ip link add`: until
  * then it answers NoSuchLink. Retry for up to 5 s. */
 #define NO_SUCH_LINK    "org.freedesktop.resolve1.NoSuchLink"

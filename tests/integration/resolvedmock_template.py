@@ -1,6 +1,6 @@
 '''A python3-dbusmock template for systemd-resolved's org.freedesktop.resolve1.Manager:
 the per-link calls the steering backend makes (SetLinkDNS, SetLinkDomains,
-SetLinkDefaultRoute, RevertLink, FlushCaches), recorded for the mock's GetCalls, and
+SetLinkDefaultRoute, SetLinkLLMNR, SetLinkMulticastDNS, RevertLink, FlushCaches), recorded for the mock's GetCalls, and
 the resulting per-link state (DdrLinks), also published as the manager's DNS and
 Domains properties with a PropertiesChanged for DNS on every change, as the real
 resolved does (RevertLink calls manager_send_changed(m, "DNS")). DdrUnknownLink(n) makes the next n per-link
@@ -60,6 +60,17 @@ def _set_default_route(self, ifindex, enable):
     _link(ifindex)['default-route'] = bool(enable)
 
 
+def _set_mode(key, values):
+    '''SetLinkLLMNR / SetLinkMulticastDNS: resolved accepts yes/no/resolve or '' (the
+    global default) and refuses anything else with InvalidArgs.'''
+    def set_mode(self, ifindex, mode):
+        if str(mode) not in values:
+            raise dbus.exceptions.DBusException('Invalid %s setting: %s' % (key, mode),
+                                                name='org.freedesktop.DBus.Error.InvalidArgs')
+        _link(ifindex)[key] = str(mode)
+    return set_mode
+
+
 def _revert(self, ifindex):
     _link(ifindex)
     _links.pop(int(ifindex), None)
@@ -71,6 +82,8 @@ def load(mock, parameters):
         ('SetLinkDNS', 'ia(iay)', '', _set_dns),
         ('SetLinkDomains', 'ia(sb)', '', _set_domains),
         ('SetLinkDefaultRoute', 'ib', '', _set_default_route),
+        ('SetLinkLLMNR', 'is', '', _set_mode('llmnr', ('', 'yes', 'no', 'resolve'))),
+        ('SetLinkMulticastDNS', 'is', '', _set_mode('mdns', ('', 'yes', 'no', 'resolve'))),
         ('RevertLink', 'i', '', _revert),
         ('FlushCaches', '', '', ''),
     ])
@@ -83,7 +96,8 @@ def load(mock, parameters):
 @dbus.service.method(MOCK_IFACE, in_signature='', out_signature='s')
 def DdrLinks(self):
     '''The per-link settings, repr() of {ifindex: {'dns': [(family, [bytes])],
-    'domains': [(name, routing_only)], 'default-route': bool}}.'''
+    'domains': [(name, routing_only)], 'default-route': bool, 'llmnr': str,
+    'mdns': str}}.'''
     return repr(_links)
 
 

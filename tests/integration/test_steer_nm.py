@@ -88,6 +88,7 @@ class TestSteerNM(nmmock.NMBusTestCase):
         self.assertEqual(p['connection']['interface-name'], 'ddr0')
         self.assertEqual(p['connection']['type'], 'veth')
         self.assertFalse(p['connection']['autoconnect'])
+        self.assert_no_multicast_names(p)
         self.assertEqual(p['veth']['peer'], 'ddr0p')
         ip4 = p['ipv4']
         self.assertEqual(ip4['method'], 'manual')
@@ -278,6 +279,11 @@ class TestSteerNM(nmmock.NMBusTestCase):
 
     # AddAndActivateConnection2 with bind-activation -----------------------------------
 
+    def assert_no_multicast_names(self, p):
+        '''ddr0 does no LLMNR nor mDNS: connection.llmnr = connection.mdns = NO (0).'''
+        self.assertEqual(p['connection'].get('llmnr'), 0, p['connection'])
+        self.assertEqual(p['connection'].get('mdns'), 0, p['connection'])
+
     def assert_steering_settings(self, p):
         ip4 = p['ipv4']
         self.assertEqual(ip4['method'], 'manual')
@@ -306,6 +312,7 @@ class TestSteerNM(nmmock.NMBusTestCase):
         self.assertEqual(anchor['connection']['id'], 'threatstop-ddr')
         self.assertEqual(anchor['veth']['peer'], 'ddr0p')
         self.assertEqual(anchor['ipv4'], {'method': 'disabled'})
+        self.assert_no_multicast_names(anchor)
         self.assertEqual(len(self.nm.calls('ActivateConnection')), 1)
         aac = self.nm.calls('AddAndActivateConnection2')
         self.assertEqual(len(aac), 1)
@@ -317,6 +324,7 @@ class TestSteerNM(nmmock.NMBusTestCase):
         self.assertEqual(settings['connection']['interface-name'], 'ddr0')
         self.assertNotIn('veth', settings, 'NM rejects a peer on an existing pair')
         self.assert_steering_settings(settings)
+        self.assert_no_multicast_names(settings)
 
         d.set(True)     # already on: nothing is activated again
         self.assertEqual(len(self.nm.calls('ActivateConnection')), 1)

@@ -136,7 +136,8 @@ class TestSteerResolved(RigTestCase):
         links = self.links()
         self.assertEqual(links.get(ifindex), {'dns': [(2, [127, 0, 0, 1])],
                                               'domains': [('.', True)],
-                                              'default-route': True}, links)
+                                              'default-route': True,
+                                              'llmnr': 'no', 'mdns': 'no'}, links)
 
     # tests --------------------------------------------------------------------------
 
@@ -152,7 +153,8 @@ class TestSteerResolved(RigTestCase):
         self.assertTrue(up)
         self.assertEqual(addrs, ['192.0.0.8/32'])
         self.assertEqual([c[0] for c in self.calls()],
-                         ['SetLinkDNS', 'SetLinkDomains', 'SetLinkDefaultRoute', 'FlushCaches'])
+                         ['SetLinkDNS', 'SetLinkDomains', 'SetLinkDefaultRoute',
+                          'SetLinkLLMNR', 'SetLinkMulticastDNS', 'FlushCaches'])
         self.assertEqual(self.calls('SetLinkDNS')[0][1][0], ifindex)
         self.assert_steered(ifindex)
 

@@ -146,6 +146,17 @@ class TestSteerRealNM(unittest.TestCase):
                 out[str(c['uuid'])] = flags
         return out
 
+    def multicast_names(self, uuid):
+        """(connection.llmnr, connection.mdns) of the profile with this UUID, as NM keeps
+        them (None where NM has the default, -1)."""
+        settings = dbus.Interface(self.w.bus.get_object(NM, '/org/freedesktop/NetworkManager/'
+                                                        'Settings', introspect=False),
+                                  NM + '.Settings')
+        path = settings.GetConnectionByUuid(uuid)
+        obj = self.w.bus.get_object(NM, path, introspect=False)
+        c = obj.GetSettings(dbus_interface=NM + '.Settings.Connection')['connection']
+        return tuple(int(c[k]) if k in c else None for k in ('llmnr', 'mdns'))
+
     def link_exists(self, name):
         return subprocess.run(self.w.inside(['ip', 'link', 'show', name]),
                               capture_output=True).returncode == 0
@@ -189,6 +200,9 @@ class TestSteerRealNM(unittest.TestCase):
         self.assertEqual(sorted(profiles), sorted([OWNED_UUID, BOUND_UUID]), profiles)
         self.assertEqual(profiles[BOUND_UUID] & 0x4, 0x4, 'the bound profile is volatile')
         self.assertEqual(profiles[OWNED_UUID] & 0x4, 0, 'the anchor is not volatile')
+        # ddr0 does no LLMNR nor mDNS (NM accepted NO = 0 on both profiles)
+        self.assertEqual(self.multicast_names(BOUND_UUID), (0, 0))
+        self.assertEqual(self.multicast_names(OWNED_UUID), (0, 0))
         self.assertIn('NetworkManager profile threatstop-ddr activated, bound to this bus '
                       'connection', open(d.log, errors='replace').read())
 

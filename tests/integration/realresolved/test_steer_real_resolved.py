@@ -199,7 +199,7 @@ class TestSteerRealResolved(unittest.TestCase):
     def assert_steered(self, name, what):
         status = self.link_status()
         for text in ('DNS Servers: 127.0.0.1', 'DNS Domain: ~.', '+DefaultRoute',
-                     'Current Scopes: DNS'):
+                     '-LLMNR', '-mDNS', 'Current Scopes: DNS\n'):
             self.assertIn(text, status, '%s: resolvectl status ddr0:\n%s' % (what, status))
         # the first query on a fresh server may meet resolved's feature probing: retry
         wait_until(lambda: self.dig(name) == ('NOERROR', ['192.0.2.1']), 15,
