@@ -11,7 +11,7 @@
 const GOptionEntry *
 ddr_admin_install_option_entries (DdrInstallOptions *o)
 {
-  static GOptionEntry entries[10];
+  static GOptionEntry entries[11];
   const GOptionEntry e[] = {
     { "listen", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->listen,
       N_("With --action=install: where the relay listens (127.0.0.1 on a laptop; a LAN "
@@ -38,6 +38,10 @@ ddr_admin_install_option_entries (DdrInstallOptions *o)
       N_("With --action=install, when systemd-resolved's stub holds port 53: stub-off "
          "(default: a drop-in with DNSStubListener=no) or disable (the vendor's way)"),
       N_("HOW") },
+    { "llmnr", 0, 0, G_OPTION_ARG_STRING, &o->llmnr,
+      N_("With --action=install, where systemd-resolved is installed: off (default: a "
+         "drop-in with LLMNR=no) or keep (for networks that rely on LLMNR)"),
+      N_("HOW") },
     { "yes", 0, 0, G_OPTION_ARG_NONE, &o->yes,
       N_("Answer yes to every question (automated deployment); without a terminal and "
          "without --yes the answer is no"), NULL },
@@ -60,7 +64,7 @@ ddr_admin_install_options_check (DdrInstallOptions *o, const char *action)
     flag = o->listen ? "--listen" : o->url ? "--url" : o->acl ? "--acl"
            : o->check_domain ? "--check-domain" : o->bootstrap ? "--bootstrap"
            : o->ca_file ? "--ca-file" : o->engine ? "--engine" : o->resolved ? "--resolved"
-           : NULL;
+           : o->llmnr ? "--llmnr" : NULL;
   if (!flag && !install && !uninstall && !g_str_equal (action, "restore-dns"))
     flag = o->root ? "--root" : o->yes ? "--yes" : NULL;
   if (flag)
@@ -93,5 +97,6 @@ ddr_admin_install_options_clear (DdrInstallOptions *o)
   g_clear_pointer (&o->ca_file, g_free);
   g_clear_pointer (&o->engine, g_free);
   g_clear_pointer (&o->resolved, g_free);
+  g_clear_pointer (&o->llmnr, g_free);
   g_clear_pointer (&o->root, g_free);
 }

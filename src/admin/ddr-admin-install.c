@@ -16,6 +16,7 @@
 #include "ddr-admin-port.h"
 #include "ddr-admin-install.h"
 #include "ddr-admin-probe.h"
+#include "ddr-admin-llmnr.h"
 #include "ddr-admin-resolved.h"
 #include "ddr-admin-state.h"
 #include "ddr-admin-system.h"
@@ -301,6 +302,9 @@ check_choices (const DdrInstallOptions *o, GError **error)
            && !g_str_equal (o->resolved, "disable"))
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                  _("invalid --resolved=%s: expected stub-off or disable"), o->resolved);
+  else if (!ddr_admin_llmnr_mode_ok (o->llmnr))
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 _("invalid --llmnr=%s: expected off or keep"), o->llmnr);
   return !*error;
 }
 
@@ -377,6 +381,11 @@ ddr_admin_install (const DdrInstallOptions *o)
   known_before = existed ? ddr_install_state_to_data (known) : NULL;
   if (c.wildcard_53 && ddr_admin_resolved_stub_active (o->root)
       && (rc = ddr_admin_resolved_fix (o->root, o->resolved, o->yes, run, known)) != 0)
+    {
+      roll_back (o, dnsdist, existed, FALSE, run, known_before);
+      return rc;
+    }
+  if ((rc = ddr_admin_llmnr_off (o->root, o->llmnr, run, known)) != 0)
     {
       roll_back (o, dnsdist, existed, FALSE, run, known_before);
       return rc;

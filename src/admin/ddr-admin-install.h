@@ -14,6 +14,7 @@ typedef struct {
   char    *ca_file;
   char    *engine;        /* ddr (default) | dnsdist */
   char    *resolved;      /* stub-off (default) | disable */
+  char    *llmnr;         /* off (default) | keep */
   char    *root;          /* NULL: the real system */
   gboolean yes;
 } DdrInstallOptions;

@@ -6,12 +6,14 @@
 
 #include "ddr-admin-dnsdist.h"
 #include "ddr-admin-files.h"
+#include "ddr-admin-llmnr.h"
 #include "ddr-admin-resolved.h"
 #include "ddr-admin-state-check.h"
 
 /* The files install writes, besides the ones directly in the sysconfdir. */
 static const char *const owned_files[] = {
-  DDR_UNIT_ETC, DDR_DISPATCHER_ETC, DDR_RESOLVED_DROPIN, DDR_DNSDIST_CONF, NULL
+  DDR_UNIT_ETC, DDR_DISPATCHER_ETC, DDR_RESOLVED_DROPIN, DDR_RESOLVED_LLMNR_DROPIN,
+  DDR_DNSDIST_CONF, NULL
 };
 /* The deepest directories install may create (their parents too). */
 static const char *const owned_dirs[] = {

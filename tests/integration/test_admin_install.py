@@ -223,6 +223,7 @@ class TestAdminInstall(rig.RigTestCase):
             (good + ['--check-domain=bad..name'], 'bad..name'),
             (good + ['--engine=bind'], 'bind'),
             (good + ['--resolved=maybe'], 'maybe'),
+            (good + ['--llmnr=resolve'], 'resolve'),
         ]
         for args, named in cases:
             with self.subTest(args=args):
@@ -247,7 +248,7 @@ class TestAdminInstall(rig.RigTestCase):
         r = self.admin('--help', root=False)
         self.assertEqual(r.returncode, 0)
         for flag in ('--action', '--listen', '--url', '--acl', '--check-domain', '--bootstrap',
-                     '--ca-file', '--engine', '--resolved', '--root', '--yes', 'install',
+                     '--ca-file', '--engine', '--resolved', '--llmnr', '--root', '--yes', 'install',
                      'uninstall'):
             self.assertIn(flag, r.stdout)
 
@@ -307,6 +308,57 @@ class TestAdminInstall(rig.RigTestCase):
         r = self.uninstall()
         self.assertIn('systemd-resolved', r.stdout)
         self.assertEqual(snapshot(self.root), before)
+
+    def test_llmnr_off_where_resolved_is(self):
+        """resolved would send every single-label name to LLMNR on every link (a failing
+        local lookup waits ~10 s; a hostile hotspot answers names the DNS firewall never
+        sees): install turns it off by a drop-in where resolved is installed."""
+        dropin = os.path.join(self.root, 'etc/systemd/resolved.conf.d/threatstop-ddr-llmnr.conf')
+        args = ['--listen=127.0.0.1', '--url=https://a.example/dns-query']
+        # no systemd-resolved under the root: nothing written
+        before = snapshot(self.root)
+        self.install(*args)
+        self.assertFalse(os.path.exists(dropin))
+        self.uninstall()
+        self.assertEqual(snapshot(self.root), before)
+        for present in ('usr/lib/systemd/system/systemd-resolved.service',
+                        'lib/systemd/systemd-resolved'):
+            with self.subTest(present=present):
+                shutil.rmtree(self.root)
+                os.makedirs(os.path.join(self.root, 'etc'))
+                os.makedirs(os.path.dirname(os.path.join(self.root, present)))
+                open(os.path.join(self.root, present), 'w').close()
+                before = snapshot(self.root)
+                r = self.install(*args)
+                with open(dropin) as f:
+                    text = f.read()
+                self.assertIn('\n[Resolve]\nLLMNR=no\n', text)
+                self.assertIn('threatstop-ddr-admin --action=install', text)
+                self.assertIn('--action=uninstall removes', text)
+                self.assertEqual(os.stat(dropin).st_mode & 0o777, 0o644)
+                self.assertIn('Wrote ' + dropin, r.stdout)
+                self.assertIn('Not restarting systemd-resolved (--root)', r.stdout)
+                with open(os.path.join(os.path.dirname(self.conf_path()), 'install.state')) as f:
+                    state = f.read()
+                self.assertIn('/etc/systemd/resolved.conf.d/threatstop-ddr-llmnr.conf', state)
+                self.assertIn('restart=systemd-resolved.service', state)
+                self.install(*args, '--llmnr=off')     # a re-install: the same, in place
+                # keep does not take back an earlier install's drop-in: it says so
+                r = self.install(*args, '--llmnr=keep')
+                self.assertIn('An earlier install turned LLMNR off with ' + dropin, r.stdout)
+                self.assertTrue(os.path.exists(dropin))
+                r = self.uninstall()
+                self.assertIn('systemd-resolved', r.stdout)
+                self.assertEqual(snapshot(self.root), before)
+        # --llmnr=keep, for networks that rely on LLMNR: nothing written
+        self.install(*args, '--llmnr=keep')
+        self.assertFalse(os.path.exists(dropin))
+        self.uninstall()
+        self.assertEqual(snapshot(self.root), before)
+        # the flag is install's alone
+        r = self.admin('--action=uninstall', '--llmnr=keep')
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn('--llmnr', r.stderr)
 
     def test_dispatcher_installed_where_networkmanager_is(self):
         os.makedirs(os.path.join(self.root, 'etc/NetworkManager'))

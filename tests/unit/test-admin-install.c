@@ -216,6 +216,8 @@ test_state_load_refuses_foreign_entries (void)
     "[install]\nenabled=ssh.service;\n",
     "[install]\nrestart=../../x.service;\n",
     "[install]\ncreated=/etc/NetworkManager/dispatcher.d/99-evil;\n",
+    "[install]\ncreated=/etc/systemd/resolved.conf.d/other.conf;\n",
+    "[install]\nreplaced=/etc/systemd/resolved.conf.d/threatstop-ddr-llmnr.conf.d;\n",
   };
   g_autofree char *root = g_dir_make_tmp ("ddr-state-XXXXXX", NULL);
 
@@ -240,6 +242,7 @@ test_state_load_refuses_foreign_entries (void)
                  "/etc/systemd/system/threatstop-ddr.service;"
                  "/etc/NetworkManager/dispatcher.d/90-threatstop-ddr;\n"
                  "replaced=/etc/systemd/resolved.conf.d/threatstop-ddr.conf;"
+                 "/etc/systemd/resolved.conf.d/threatstop-ddr-llmnr.conf;"
                  "/etc/dnsdist/dnsdist.conf;\n"
                  "dirs=/etc/systemd/resolved.conf.d;" DDR_SYSCONFDIR ";"
                  DDR_SYSCONFDIR "/backup;\n"
