@@ -114,9 +114,9 @@ def snapshot(paths):
     return out
 
 
-class Build:
-    """One package build per process, shared by the tests (run.py runs each test on its
-    own, without class fixtures). The temp dir goes at exit (DDR_KEEP_TMP=1 keeps it)."""
+class _Once:
+    """One build per process, shared by the tests (run.py runs each test on its own,
+    without class fixtures). Its temp dir goes at exit (DDR_KEEP_TMP=1 keeps it)."""
 
     done = None
 
@@ -126,12 +126,25 @@ class Build:
             cls.done = cls()
         return cls.done
 
+    def make_tmp(self, prefix):
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        atexit.register(self.cleanup)
+
+    def cleanup(self):
+        if os.environ.get('DDR_KEEP_TMP'):
+            sys.stderr.write('kept %s\n' % self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Build(_Once):
+    """The .deb, built once for this tree."""
+
     def __init__(self):
         for t in ('dpkg-buildpackage', 'dpkg-deb', 'dpkg', 'dpkg-query', 'lintian', 'git',
                   'unshare', 'dh'):
             rig.tool(t)
-        self.tmp = tempfile.mkdtemp(prefix='ddr-pkg-')
-        atexit.register(self.cleanup)
+        self.make_tmp('ddr-pkg-')
         self.host_before = snapshot(HOST_WATCH)
         self.host_dpkg = run(['dpkg-query', '-W', PKG]).returncode
         # built once for this tree (tests/integration/debbuild.py); the system tests reuse it
@@ -142,11 +155,6 @@ class Build:
         self.deb = b.deb
         self.changes = b.changes
 
-    def cleanup(self):
-        if os.environ.get('DDR_KEEP_TMP'):
-            sys.stderr.write('kept %s\n' % self.tmp)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class TestPackaging(unittest.TestCase):
@@ -344,22 +352,13 @@ def deb_files(deb):
     return out
 
 
-class RpmBuild:
-    """One rpmbuild per process (like Build), from a tarball of the same source files."""
-
-    done = None
-
-    @classmethod
-    def get(cls):
-        if cls.done is None:
-            cls.done = cls()
-        return cls.done
+class RpmBuild(_Once):
+    """The rpm, built once from a tarball of the same source files."""
 
     def __init__(self):
         for t in ('rpmbuild', 'rpm', 'rpmlint', 'git'):
             rig.tool(t)
-        self.tmp = tempfile.mkdtemp(prefix='ddr-rpm-')
-        atexit.register(self.cleanup)
+        self.make_tmp('ddr-rpm-')
         self.version = project_version()
         top = os.path.join(self.tmp, 'rpmbuild')
         os.makedirs(os.path.join(top, 'SOURCES'))
@@ -383,11 +382,6 @@ class RpmBuild:
             rpms += [os.path.join(d, f) for f in files if f.endswith('.rpm')]
         self.rpm = rpms[0] if len(rpms) == 1 else None
 
-    def cleanup(self):
-        if os.environ.get('DDR_KEEP_TMP'):
-            sys.stderr.write('kept %s\n' % self.tmp)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class TestRpm(unittest.TestCase):
