@@ -17,20 +17,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, 'integration'))
 
-if sys.stdout.isatty():
-    B, G, R, N = '\033[1m', '\033[32m', '\033[31m', '\033[0m'
-else:
-    B = G = R = N = ''
-
-
-class Unexpected(Exception):
-    pass
-
-
-def check(cond, text):
-    if not cond:
-        raise Unexpected(text)
-    print('    %sok%s: %s' % (G, N, text))
+from demo_out import B, N, R, Unexpected, check, finish  # noqa: E402
 
 
 def main(argv):
@@ -195,12 +182,8 @@ def main(argv):
     if roamrig.REACTIONS:
         print('Daemon State -> indicator NewIcon (ms): ' +
               ', '.join('%s %d' % r for r in roamrig.REACTIONS))
-    print('The desktop part took %.1f s.' % (time.monotonic() - t_start))
-    if failed:
-        print('%s%sUNEXPECTED%s: %s' % (R, B, N, failed))
-        return 1
-    print('%s%sIndicator: every step showed on the desktop as described.%s' % (G, B, N))
-    return 0
+    return finish('desktop', t_start, failed,
+                  'Indicator: every step showed on the desktop as described.')
 
 
 if __name__ == '__main__':

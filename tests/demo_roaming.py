@@ -28,10 +28,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, 'integration'))
 
-if sys.stdout.isatty():
-    B, G, R, N = '\033[1m', '\033[32m', '\033[31m', '\033[0m'
-else:
-    B = G = R = N = ''
+from demo_out import B, N, R, Unexpected, check, finish, ok  # noqa: E402
 
 RESOLV_CONF = '/etc/resolv.conf'
 
@@ -103,26 +100,12 @@ def follow_nm_dns(address):
 # Output and checks
 # ------------------------------------------------------------------------------------
 
-class Unexpected(Exception):
-    pass
-
-
 TIMINGS = []          # (what, ms)
 
 
 def step(n, title, why):
     print('\n%s== Roaming %s: %s%s' % (B, n, title, N))
     print(why)
-
-
-def ok(text):
-    print('    %sok%s: %s' % (G, N, text), flush=True)
-
-
-def check(cond, text, detail=''):
-    if not cond:
-        raise Unexpected('%s%s' % (text, (' (%s)' % detail) if detail else ''))
-    ok(text)
 
 
 def timing(what, ms):
@@ -437,12 +420,7 @@ def main(argv):
     if TIMINGS:
         print('Transitions (event -> State, ms): ' +
               ', '.join('%s %d' % t for t in TIMINGS))
-    print('The roaming part took %.1f s.' % (time.monotonic() - t_start))
-    if failed:
-        print('%s%sUNEXPECTED%s: %s' % (R, B, N, failed))
-        return 1
-    print('%s%sRoaming: every step happened as described.%s' % (G, B, N))
-    return 0
+    return finish('roaming', t_start, failed, 'Roaming: every step happened as described.')
 
 
 if __name__ == '__main__':
