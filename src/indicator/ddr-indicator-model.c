@@ -187,11 +187,12 @@ ddr_indicator_model_compute (const DdrIndicatorInput *in, DdrIndicatorModel *out
                      || out->look == DDR_LOOK_STOPPED;
 
   /* NeedsAttention at once for a portal; for other unprotected states once they
-   * last attention_after_s (a network change passes through probing briefly) */
+   * last attention_after_s (a network change passes through probing briefly).
+   * Offline resolves nothing, so there is nothing to warn about. */
   out->attention_in_s = -1;
   if (out->look == DDR_LOOK_PORTAL)
     attention = TRUE;
-  else if (out->unprotected)
+  else if (out->unprotected && g_strcmp0 (in->state, "offline") != 0)
     {
       guint64 since = in->unprotected_since ? in->unprotected_since : in->now;
       guint64 due = since + in->attention_after_s;

@@ -149,6 +149,14 @@ test_attention_after_delay (void)
   g_assert_cmpint (m.attention_in_s, ==, 30);
   ddr_indicator_model_clear (&m);
 
+  /* offline: nothing is resolved, so nothing is unprotected; no attention, no notice */
+  in = base ("offline");
+  in.unprotected_since = NOW - 3600;
+  ddr_indicator_model_compute (&in, &m);
+  g_assert_cmpstr (m.sni_status, ==, "Active");
+  g_assert_cmpint (m.attention_in_s, ==, -1);
+  ddr_indicator_model_clear (&m);
+
   /* chosen states never ask for attention */
   in = base ("paused");
   in.unprotected_since = NOW - 3600;
@@ -328,6 +336,8 @@ test_notices (void)
     NOW - 5, NOW - 31, NOW - 90, 0, NOW - 1, NOW - 40,
     0,
   };
+  static const char *const offline[] = { "protected", "offline", "offline", "protected", NULL };
+  static const guint64 offline_since[] = { 0, NOW - 40, NOW - 600, 0 };
   static const char *const paused[] = { "unreachable", "paused", "protected", "trusted", NULL };
   static const guint64 paused_since[] = { NOW - 40, NOW - 50, 0, NOW, 0 };
   static const char *const portal[] = { "portal", "portal", "portal", "portal", "probing",
@@ -339,6 +349,7 @@ test_notices (void)
   g_autofree char *a = notices (story, since, NULL);
   g_autofree char *b = notices (paused, paused_since, NULL);
   g_autofree char *c = notices (portal, portal_since, portal_urls);
+  g_autofree char *d = notices (offline, offline_since, NULL);
 
   /* a portal at once, "protected again" after it; "off" only after 30 s; never twice */
   g_assert_cmpstr (a, ==, "--P-B--O-B-OB");
@@ -348,6 +359,8 @@ test_notices (void)
    * login; never for a hostile address; a re-check of the portal (probing) keeps the
    * login notice, an unreachable service after it does not */
   g_assert_cmpstr (c, ==, "PP----O");
+  /* a laptop without a network is told nothing, and so no "protected again" after it */
+  g_assert_cmpstr (d, ==, "----");
 }
 
 int
