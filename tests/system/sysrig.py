@@ -434,19 +434,23 @@ class Container:
 
     # -- commands -------------------------------------------------------------
 
+    def enter(self):
+        """nsenter into every namespace of the container's init, and its root and working
+        directory: -a alone leaves the root of the mount namespace, which is the host's
+        tree when the tests run in a chroot (systemctl then answers "offline")."""
+        return ['nsenter', '-t', str(self.leader), '-a', '-r', '-w', '--']
+
     def nsenter(self, argv, check=True, timeout=60, input=None):
         """argv in the container's namespaces, outside its units (no journal, host env)."""
-        return sh(['nsenter', '-t', str(self.leader), '-a', '--'] + argv, check=check,
-                  timeout=timeout, input=input,
+        return sh(self.enter() + argv, check=check, timeout=timeout, input=input,
                   env={'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'LANG': 'C.UTF-8'})
 
     def run(self, script, check=True, timeout=120, user='root'):
         """A shell script as a transient unit of the container's systemd: its own clean
         environment, stdout/stderr piped back, the script's exit code."""
-        argv = ['nsenter', '-t', str(self.leader), '-a', '--',
-                'systemd-run', '--wait', '--collect', '--pipe', '--quiet',
-                '--service-type=exec', '-p', 'User=' + user,
-                '-p', 'WorkingDirectory=-~', '-E', 'LANG=C.UTF-8', '/bin/sh', '-s']
+        argv = self.enter() + ['systemd-run', '--wait', '--collect', '--pipe', '--quiet',
+                               '--service-type=exec', '-p', 'User=' + user,
+                               '-p', 'WorkingDirectory=-~', '-E', 'LANG=C.UTF-8', '/bin/sh', '-s']
         p = subprocess.run(argv, input=script, capture_output=True, text=True, timeout=timeout,
                            env={'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'LANG': 'C.UTF-8'})
         if check and p.returncode != 0:
@@ -572,7 +576,7 @@ def main(argv):
             c.run('apt-get install -y -q %s' % c.put(deb))
         print('host end %s; DoH https://doh.test/dns-query (bootstrap %s), CA /srv/ddr-test/ca.pem'
               % (c.host_ip, c.host_ip))
-        subprocess.call(['nsenter', '-t', str(c.leader), '-a', '--', '/bin/bash', '-l'])
+        subprocess.call(c.enter() + ['/bin/bash', '-l'])
         c.stop()
         return 0
     print(__doc__)
