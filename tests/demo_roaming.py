@@ -251,10 +251,10 @@ class Story:
         print('[roaming] ' + ' '.join('%s=%s' % kv for kv in self.d.config['roaming'].items()))
 
         step(1, 'the laptop joins "%s", behind a captive portal' % roamrig.WIFI_ID,
-             'NetworkManager reports PORTAL and the daemon\'s own probe is redirected to the '
-             'login page. Until\nthe user logs in, the system keeps the network\'s DNS, so '
-             'the login page can load.')
-        c.portal.mode = 'portal'
+             'NetworkManager reports PORTAL, the daemon\'s own probe is redirected to the '
+             'login page and\nthe ThreatSTOP service cannot be reached. Until the user logs '
+             'in, the system keeps the\nnetwork\'s DNS, so the login page can load.')
+        c.real_portal()
         t0 = time.monotonic()
         c.nm.set_network(**dict(roamrig.RoamTestCase.network, connectivity='PORTAL'))
         self.wait_state('portal', t0, 'joined -> portal')
@@ -275,7 +275,7 @@ class Story:
              'reports FULL. The daemon checks the\nThreatSTOP service over DoH, steers the '
              'system DNS to its relay and proves it with a canary.')
         start = len(self.d.log())
-        c.portal.mode = 'full'
+        c.portal_login()
         t0 = time.monotonic()
         c.nm.set_connectivity('FULL')
         self.wait_state('protected', t0, 'login -> protected')
