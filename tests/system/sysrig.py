@@ -371,10 +371,11 @@ class Container:
         sh(['ip', 'addr', 'add', '%s/24' % self.host_ip, 'dev', self.veth])
         sh(['ip', 'link', 'set', self.veth, 'up'])
         # nothing from the container goes anywhere but this host
-        sh(['ip', 'route', 'add', 'unreachable', 'default', 'table', str(self.table)])
+        # replace, not add: a run killed before its clean-up may have left the table
+        sh(['ip', 'route', 'replace', 'unreachable', 'default', 'table', str(self.table)])
         sh(['ip', 'rule', 'add', 'iif', self.veth, 'lookup', str(self.table),
             'pref', str(GUARD_PREF + self.subnet)])
-        sh(['ip', '-6', 'route', 'add', 'unreachable', 'default', 'table', str(self.table)])
+        sh(['ip', '-6', 'route', 'replace', 'unreachable', 'default', 'table', str(self.table)])
         sh(['ip', '-6', 'rule', 'add', 'iif', self.veth, 'lookup', str(self.table),
             'pref', str(GUARD_PREF + self.subnet)])
         h = self.host_ip
@@ -518,6 +519,7 @@ class Container:
                 os.unlink(self._net_mark)
             except OSError:
                 pass
+        self._kill_what_is_left()
         for cg in self.cgroups:
             # children first (nspawn's payload/ and supervisor/ trees)
             for d, dirs, files in os.walk(cg, topdown=False):
@@ -540,6 +542,32 @@ class Container:
             log('kept %s' % self.dir)
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _cgroup_pids(self):
+        pids = []
+        for cg in self.cgroups:
+            for d, _, _ in os.walk(cg):
+                try:
+                    with open(os.path.join(d, 'cgroup.procs')) as f:
+                        pids += [int(p) for p in f.read().split()]
+                except OSError:
+                    pass
+        return pids
+
+    def _kill_what_is_left(self):
+        """Whatever still runs in the container's cgroups - a boot that failed before its
+        init was found, a poweroff nspawn did not wait for - is killed, so that no system
+        keeps running after the test and the cgroups can go."""
+        for pid in self._cgroup_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            rig.wait_until(lambda: not self._cgroup_pids(), 10, interval=0.05,
+                           what='the container\'s processes to exit')
+        except AssertionError as e:
+            log('%s: %s' % (self.name, e))
 
     def leftovers(self):
         """What the boot might have left behind; [] after stop()."""
