@@ -49,7 +49,7 @@ import rig  # noqa: E402
 CACHE = os.environ.get('DDR_SYSTEM_CACHE', '/var/cache/threatstop-ddr-tests')
 SUITE = 'bookworm'
 MIRROR = 'http://deb.debian.org/debian'
-RECIPE = '3'   # bump when the root's set-up below changes
+RECIPE = '4'   # bump when the root's set-up below changes
 # What the booted system runs, plus the tools the tests use inside it. The package's
 # own dependencies are added by the caller (from the .deb's Depends).
 BASE_PACKAGES = [
@@ -175,9 +175,10 @@ rm -f "$R/usr/sbin/policy-rc.d"
 rm -rf "$R"/var/lib/apt/lists/*_Packages "$R"/var/lib/apt/lists/*_InRelease
 # resolved's stub, as its postinst sets it on a booted system
 ln -sf ../run/systemd/resolve/stub-resolv.conf "$R/etc/resolv.conf"
-# nothing but the test's network: no fallback servers
+# nothing but the test's network: no fallback servers. LLMNR and mDNS as Debian ships
+# them (LLMNR on, mDNS off): install's LLMNR drop-in is what the tests check (issue 12.9)
 mkdir -p "$R/etc/systemd/resolved.conf.d"
-printf '[Resolve]\nFallbackDNS=\nLLMNR=no\nMulticastDNS=no\n' > "$R/etc/systemd/resolved.conf.d/ddr-test.conf"
+printf '[Resolve]\nFallbackDNS=\nMulticastDNS=no\n' > "$R/etc/systemd/resolved.conf.d/ddr-test.conf"
 # NM's ifupdown dispatcher script fails on every event without these
 mkdir -p "$R/etc/network/if-up.d" "$R/etc/network/if-down.d" "$R/etc/network/if-pre-up.d" "$R/etc/network/if-post-down.d"
 echo 'LANG=C.UTF-8' > "$R/etc/default/locale"

@@ -92,16 +92,16 @@ class SystemCase(unittest.TestCase):
                        '=veth\\n" > %s && systemctl daemon-reload'
                        % (os.path.dirname(SEAM), SEAM))
 
-    def install_args(self, ca='/root/ca.pem'):
+    def install_args(self, ca='/root/ca.pem', extra=''):
         return ('%s --action=install --listen=127.0.0.1 --url=%s --bootstrap=%s '
-                '--ca-file=%s --check-domain=check.test --yes'
-                % (ADMIN, self.url, self.c.host_ip, ca))
+                '--ca-file=%s --check-domain=check.test --yes%s'
+                % (ADMIN, self.url, self.c.host_ip, ca, extra))
 
-    def install(self, check=True, ca='/root/ca.pem'):
+    def install(self, check=True, ca='/root/ca.pem', extra=''):
         """The vendor's install as a user types it, the CA in root's home."""
         self.c.run('cp /srv/ddr-test/ca.pem /root/ca.pem')
         t0 = time.time()
-        p = self.c.run(self.install_args(ca), check=False)
+        p = self.c.run(self.install_args(ca, extra), check=False)
         if check:
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr + self.c.journal(
                 'threatstop-ddr.service', 40))
@@ -138,6 +138,23 @@ done''' % (int(timeout * 1000), BUS, want), check=False, timeout=timeout + 30)
         p = self.c.run('resolvectl query --cache=no -t %s %s' % (qtype, name), check=False)
         addrs = re.findall(r'(?:^|\s)(\d+\.\d+\.\d+\.\d+)(?:\s|$)', p.stdout)
         return p.returncode, addrs, p.stdout + p.stderr
+
+    def resolved_block(self, which):
+        """The paragraph of `resolvectl status` for 'Global' or a link's name."""
+        st = self.c.out('resolvectl status')
+        for block in re.split(r'\n\s*\n', st.strip()):
+            head = block.strip().splitlines()[0].strip()
+            if head == which or head.endswith('(%s)' % which):
+                return block + '\n'
+        self.fail('no %s in resolvectl status:\n%s' % (which, st))
+
+    def timed_lookup(self, name):
+        """`getent hosts NAME` as a program runs it, timed inside the container:
+        (exit code, seconds)."""
+        out = self.c.out('t0=$(date +%%s%%N); getent hosts %s; rc=$?; t1=$(date +%%s%%N); '
+                         'echo "rc=$rc ns=$((t1 - t0))"' % name, timeout=90)
+        m = re.search(r'rc=(\d+) ns=(\d+)', out)
+        return int(m.group(1)), int(m.group(2)) / 1e9
 
     def assert_network_dns(self):
         """The system resolver uses the network's DNS (host0), nothing of ours."""
@@ -201,6 +218,19 @@ class TestInstall(SystemCase):
         self.assertIn('protected', st)
         chk = self.c.run(ADMIN + ' --action=check', check=False)
         self.assertEqual(chk.returncode, 0, chk.stdout + chk.stderr)
+        # item 9: a single label no DNS server knows fails at once. With LLMNR, resolved
+        # sends it only by multicast on every link (~10 s); install turned LLMNR off
+        # (a drop-in) and ddr0 never does it (the steering profile).
+        rc, took = self.timed_lookup('nosuchhost')
+        measured('getent hosts nosuchhost (a single label no DNS knows)', took)
+        self.assertEqual(rc, 2)
+        self.assertIn('LLMNR=no', self.c.out(
+            'cat /etc/systemd/resolved.conf.d/threatstop-ddr-llmnr.conf'))
+        self.assertRegex(self.resolved_block('Global'), r'Protocols:.* -LLMNR ')
+        ddr0 = self.resolved_block('ddr0')
+        self.assertRegex(ddr0, r'Protocols:.* -LLMNR -mDNS ')
+        self.assertRegex(ddr0, r'Current Scopes: DNS\n')
+        self.assertLess(took, 2.0)
 
 
 class TestInstallFailures(SystemCase):
@@ -263,8 +293,15 @@ class TestService(SystemCase):
 
     def test_service_down_then_back_without_a_reprobe(self):
         self.install_deb()
-        self.install()
+        # --llmnr=keep: resolved keeps LLMNR (no drop-in), the steering link still has none
+        self.install(extra=' --llmnr=keep')
         self.wait_state('protected', 20)
+        self.assertEqual(self.c.run('test -e /etc/systemd/resolved.conf.d/'
+                                    'threatstop-ddr-llmnr.conf', check=False).returncode, 1)
+        self.assertRegex(self.resolved_block('Global'), r'Protocols:.* \+LLMNR ')
+        ddr0 = self.resolved_block('ddr0')
+        self.assertRegex(ddr0, r'Protocols:.* -LLMNR -mDNS ')
+        self.assertRegex(ddr0, r'Current Scopes: DNS\n')
         self.traffic()
         t0 = time.time()
         self.c.stop_service()
@@ -418,7 +455,7 @@ class TestPortal(SystemCase):
 
 class TestRemove(SystemCase):
 
-    LOOK = ('ls -la /etc/resolv.conf; ss -lnu | grep -v 10.231; '
+    LOOK = ('ls -la /etc/resolv.conf; ss -lnu | grep -v 10.231 | sort; '
             'ls -A /etc/systemd/resolved.conf.d /etc/systemd/system '
             '/etc/systemd/system/multi-user.target.wants /etc/NetworkManager/system-connections '
             '/run/NetworkManager/system-connections /etc/NetworkManager/dispatcher.d '
@@ -429,9 +466,14 @@ class TestRemove(SystemCase):
         before = self.c.out(self.LOOK)
         self.install()
         self.wait_state('protected', 20)
+        dropin = '/etc/systemd/resolved.conf.d/threatstop-ddr-llmnr.conf'
+        self.assertIn('LLMNR=no', self.c.out('cat ' + dropin))
         t0 = time.monotonic()
         self.c.run(ADMIN + ' --action=uninstall --yes')
         measured('uninstall', time.monotonic() - t0)
+        # install's LLMNR drop-in is gone and resolved was restarted without it
+        self.assertEqual(self.c.run('test -e ' + dropin, check=False).returncode, 1)
+        self.assertRegex(self.resolved_block('Global'), r'Protocols:.* \+LLMNR ')
         self.assertEqual(self.c.out('ls /etc/threatstop-ddr/').split(), ['ddr.conf'])
         self.assertNotEqual(self.c.run('systemctl is-active threatstop-ddr',
                                        check=False).returncode, 0)
