@@ -256,9 +256,13 @@ class TestNmMonitor(RigTestCase):
         for state in ('portal', 'none', 'full'):
             nm.set(dev, DEVICE_IFACE, Ip4Connectivity=dbus.UInt32(CONNECTIVITY[state]))
             d.wait(lambda s, st=state: s['connectivity'] == st, state.upper())
-        # the best of IPv4 and IPv6: a portal on v4, full on v6 is full
-        nm.set(dev, DEVICE_IFACE, Ip4Connectivity=dbus.UInt32(CONNECTIVITY['portal']),
-               Ip6Connectivity=dbus.UInt32(CONNECTIVITY['full']))
+        # the best of IPv4 and IPv6: a portal on v4, full on v6 is full. One property at a
+        # time, each wait on a real change: the loop ended at FULL, so a wait for FULL
+        # right after setting both would pass on the old snapshot, and the next wait on
+        # the PORTAL the monitor sees between the two properties.
+        nm.set(dev, DEVICE_IFACE, Ip4Connectivity=dbus.UInt32(CONNECTIVITY['portal']))
+        d.wait(lambda s: s['connectivity'] == 'portal', 'PORTAL on IPv4')
+        nm.set(dev, DEVICE_IFACE, Ip6Connectivity=dbus.UInt32(CONNECTIVITY['full']))
         d.wait(lambda s: s['connectivity'] == 'full', 'FULL through IPv6')
         nm.set(dev, DEVICE_IFACE, Ip6Connectivity=dbus.UInt32(CONNECTIVITY['limited']))
         d.wait(lambda s: s['connectivity'] == 'portal', 'PORTAL over LIMITED')
