@@ -284,8 +284,8 @@ roll_back (const DdrInstallOptions *o, gboolean dnsdist, gboolean existed, gbool
     ddr_admin_systemctl (NULL, "disable", unit, NULL);
   /* A re-install goes back to the old configuration; a first one leaves nothing running. */
   ddr_admin_systemctl (NULL, existed || was_active ? "try-restart" : "stop", unit, NULL);
-  if (ddr_install_state_has (run, "restart", "systemd-resolved.service"))
-    ddr_admin_systemctl (NULL, "try-restart", "systemd-resolved.service", NULL);
+  if (ddr_install_state_has (run, "restart", DDR_RESOLVED_UNIT))
+    ddr_admin_systemctl (NULL, "try-restart", DDR_RESOLVED_UNIT, NULL);
   for (guint i = 0; disabled[i]; i++)
     if (!ddr_admin_systemctl (NULL, "enable", disabled[i], NULL)
         || !ddr_admin_systemctl (NULL, "start", disabled[i], NULL))

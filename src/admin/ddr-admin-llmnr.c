@@ -11,9 +11,8 @@
 
 #include "ddr-admin-install.h"
 #include "ddr-admin-llmnr.h"
+#include "ddr-admin-resolved.h"
 #include "ddr-admin-system.h"
-
-#define RESOLVED_UNIT "systemd-resolved.service"
 
 gboolean
 ddr_admin_llmnr_mode_ok (const char *mode)
@@ -26,8 +25,8 @@ static gboolean
 resolved_installed (const char *root)
 {
   static const char *const where[] = {
-    "/usr/lib/systemd/system/" RESOLVED_UNIT, "/lib/systemd/system/" RESOLVED_UNIT,
-    "/etc/systemd/system/" RESOLVED_UNIT, "/usr/lib/systemd/systemd-resolved",
+    "/usr/lib/systemd/system/" DDR_RESOLVED_UNIT, "/lib/systemd/system/" DDR_RESOLVED_UNIT,
+    "/etc/systemd/system/" DDR_RESOLVED_UNIT, "/usr/lib/systemd/systemd-resolved",
     "/lib/systemd/systemd-resolved", NULL
   };
 
@@ -77,13 +76,5 @@ ddr_admin_llmnr_off (const char *root, const char *mode, DdrInstallState *run,
   g_print (_("LLMNR is off in systemd-resolved: a single-label name no DNS server knows "
              "fails at once, and no host on the network can answer names the DNS firewall "
              "does not see (--llmnr=keep keeps it on).\n"));
-  ddr_install_state_add (run, "restart", RESOLVED_UNIT);
-  if (root)
-    g_print (_("Not restarting systemd-resolved (--root).\n"));
-  else if (!ddr_admin_systemctl (NULL, "try-restart", RESOLVED_UNIT, &error))
-    {
-      g_printerr ("threatstop-ddr-admin: %s\n", error->message);
-      return 1;
-    }
-  return 0;
+  return ddr_admin_resolved_restart (root, "try-restart", run);
 }

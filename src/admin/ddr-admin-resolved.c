@@ -10,8 +10,6 @@
 #include "ddr-admin-resolved.h"
 #include "ddr-admin-system.h"
 
-#define RESOLVED_UNIT "systemd-resolved.service"
-
 /* Later files win; drop-ins are read in file name order, as resolved does. */
 static void
 read_stub_setting (const char *file, gboolean *on)
@@ -96,10 +94,18 @@ stub_off (const char *root, gboolean yes, DdrInstallState *run, DdrInstallState 
       return 1;
     }
   g_print (_("Wrote %s\n"), path);
-  ddr_install_state_add (run, "restart", RESOLVED_UNIT);
+  return ddr_admin_resolved_restart (root, "restart", run);
+}
+
+int
+ddr_admin_resolved_restart (const char *root, const char *verb, DdrInstallState *run)
+{
+  g_autoptr(GError) error = NULL;
+
+  ddr_install_state_add (run, "restart", DDR_RESOLVED_UNIT);
   if (root)
     g_print (_("Not restarting systemd-resolved (--root).\n"));
-  else if (!ddr_admin_systemctl (root, "restart", RESOLVED_UNIT, &error))
+  else if (!ddr_admin_systemctl (root, verb, DDR_RESOLVED_UNIT, &error))
     {
       g_printerr ("threatstop-ddr-admin: %s\n", error->message);
       return 1;
@@ -118,13 +124,13 @@ disable (const char *root, gboolean yes, DdrInstallState *run)
                     "on a specific address instead of 0.0.0.0.\n"));
       return 1;
     }
-  if (!ddr_admin_systemctl (root, "disable", RESOLVED_UNIT, &error)
-      || !ddr_admin_systemctl (root, "stop", RESOLVED_UNIT, &error))
+  if (!ddr_admin_systemctl (root, "disable", DDR_RESOLVED_UNIT, &error)
+      || !ddr_admin_systemctl (root, "stop", DDR_RESOLVED_UNIT, &error))
     {
       g_printerr ("threatstop-ddr-admin: %s\n", error->message);
       return 1;
     }
-  ddr_install_state_add (run, "disabled", RESOLVED_UNIT);
+  ddr_install_state_add (run, "disabled", DDR_RESOLVED_UNIT);
   g_print (root ? _("systemd-resolved is recorded as disabled (--root: systemctl not run).\n")
                 : _("Disabled systemd-resolved.\n"));
   return 0;
@@ -146,10 +152,10 @@ ddr_admin_resolved_undo (const char *root, DdrInstallState *state)
 {
   g_autoptr(GError) error = NULL;
 
-  if (!ddr_install_state_has (state, "restart", RESOLVED_UNIT))
+  if (!ddr_install_state_has (state, "restart", DDR_RESOLVED_UNIT))
     return;
   if (root)
     g_print (_("Not restarting systemd-resolved (--root).\n"));
-  else if (!ddr_admin_systemctl (root, "try-restart", RESOLVED_UNIT, &error))
+  else if (!ddr_admin_systemctl (root, "try-restart", DDR_RESOLVED_UNIT, &error))
     g_printerr ("threatstop-ddr-admin: %s\n", error->message);
 }
